@@ -1,0 +1,50 @@
+# Two commands set everything up on a fresh machine:  `make demo`  and  `make test`.
+# Both create .venv (pip) and install the Debian packages the project uses (apt) first.
+
+PY      := .venv/bin/python
+STAMP   := .venv/.installed
+export PYTHONPATH := $(CURDIR)
+export ROS_AUTOMATIC_DISCOVERY_RANGE ?= LOCALHOST
+
+.PHONY: venv system-deps test lint typecheck unit demo bench clean
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt
+	@$(MAKE) --no-print-directory system-deps
+	python3 -m venv .venv
+	$(PY) -m pip install -q --upgrade pip
+	# torch first and pinned, so nothing below can pull a multi-GB CUDA build
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -r requirements.txt
+	touch $(STAMP)
+
+# Debian packages: Fashion-MNIST (the larger data set in the MNIST format).
+system-deps:
+	@if [ ! -d /usr/share/datasets/fashion-mnist ]; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist; \
+	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist; fi; \
+	fi
+
+lint: venv
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+
+typecheck: venv
+	.venv/bin/mypy fusionvae_core
+
+unit: venv
+	$(PY) -m pytest -q
+
+test: lint typecheck unit
+
+demo: venv
+	$(PY) -m fusionvae_ros.demo
+
+bench: venv
+	$(PY) bench/model_throughput.py
+	$(PY) bench/inference.py
+	$(PY) bench/node_latency.py
+
+clean:
+	rm -rf build install log demo_output .pytest_cache .mypy_cache .ruff_cache
