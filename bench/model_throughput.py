@@ -1,0 +1,176 @@
+"""Training throughput (forward + backward + AdaMax step) and peak memory of the FusionVAE presets.
+
+Prints markdown tables: parameter counts of every preset next to the paper's setup, then images/s and peak memory
+per measured preset. Runs on CUDA when available (paper batch sizes, halved on out-of-memory), else on CPU with
+smaller default batches (printed). Peak memory: torch.cuda.max_memory_allocated on GPU; on CPU the increase of the
+process RSS over its value before the model was built, sampled every 5 ms from /proc/self/statm.
+
+    python bench/model_throughput.py [--presets fusion_mnist fusion_celeba] [--batch N] [--steps 4] [--device cpu]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import torch
+
+from fusionvae_core import FusionVAE, ModelConfig
+
+PAPER = {  # paper table 6 + the authors' published NVAE settings (DESIGN.md §3)
+    "fusion_mnist": {"batch": 800, "epochs": 400, "gpus": 2, "train_time": "4h"},
+    "fusion_celeba": {"batch": 32, "epochs": 90, "gpus": 4, "train_time": "48h"},
+    "fusion_tless": {"batch": 32, "epochs": 500, "gpus": 2, "train_time": "28h"},
+    "tiny": {"batch": None, "epochs": None, "gpus": None, "train_time": "-"},
+}
+CPU_BATCH = {"fusion_mnist": 64, "fusion_celeba": 8, "fusion_tless": 8, "tiny": 64}
+
+
+@dataclass
+class Measurement:
+    """Result of timing one preset."""
+
+    preset: str
+    batch: int
+    steps: int
+    seconds_per_step: float
+    peak_bytes: int
+
+    @property
+    def images_per_second(self) -> float:
+        """Training images processed per second."""
+        return self.batch / self.seconds_per_step
+
+
+class RssSampler:
+    """Background thread tracking the peak resident set size of this process (Linux /proc)."""
+
+    def __init__(self, interval: float = 0.005) -> None:
+        self.interval = interval
+        self.page = os.sysconf("SC_PAGE_SIZE")
+        self.peak = self.current()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def current(self) -> int:
+        """Resident set size in bytes right now."""
+        with open("/proc/self/statm") as handle:
+            return int(handle.read().split()[1]) * self.page
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self.current())
+            time.sleep(self.interval)
+
+    @contextmanager
+    def running(self) -> Iterator[RssSampler]:
+        """Sample while the block runs."""
+        self._thread.start()
+        try:
+            yield self
+        finally:
+            self._stop.set()
+            self._thread.join()
+            self.peak = max(self.peak, self.current())
+
+
+def train_steps(model: FusionVAE, optimizer: torch.optim.Optimizer, batch: int, steps: int, device: str) -> float:
+    """Run `steps` training steps (K cycling 0..3 like training) and return seconds per step."""
+    cfg = model.config
+    shape = (cfg.channels, cfg.image_size, cfg.image_size)
+    target = torch.rand(batch, *shape, device=device)
+    views = torch.rand(batch, cfg.max_views, *shape, device=device)
+    start = time.perf_counter()
+    for step in range(steps):
+        out = model(views[:, : step % (cfg.max_views + 1)], target, progress=0.5)
+        loss = out.loss + cfg.regularization_weight * model.regularization_loss()
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+    if device == "cuda":
+        torch.cuda.synchronize()
+    return (time.perf_counter() - start) / steps
+
+
+def measure(preset: str, batch: int, steps: int, device: str) -> Measurement:
+    """Warm up (one cycle over K = 0..3), then time `steps` training steps of `preset` at `batch`."""
+    if device == "cuda":
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats()
+    sampler = RssSampler()
+    baseline = sampler.peak
+    with sampler.running():
+        model = FusionVAE(ModelConfig.preset(preset)).to(device)
+        optimizer = torch.optim.Adamax(model.parameters(), lr=1e-2)
+        train_steps(model, optimizer, batch, 4, device)
+        seconds = train_steps(model, optimizer, batch, steps, device)
+    peak = torch.cuda.max_memory_allocated() if device == "cuda" else sampler.peak - baseline
+    return Measurement(preset, batch, steps, seconds, peak)
+
+
+def measure_fitting(preset: str, batch: int, steps: int, device: str) -> Measurement:
+    """`measure`, halving the batch on CUDA out-of-memory until it fits."""
+    while True:
+        try:
+            return measure(preset, batch, steps, device)
+        except torch.cuda.OutOfMemoryError:
+            if batch == 1:
+                raise
+            print(f"{preset}: batch {batch} does not fit, retrying with {batch // 2}")
+            batch //= 2
+
+
+def parameter_table() -> str:
+    """Markdown table of parameter counts and architecture sizes of all presets next to the paper's setup."""
+    rows = [
+        "| preset | parameters | groups/scale | latent sizes | z channels | base ch | pre/post blocks x cells "
+        "| cells/group | likelihood | paper batch / epochs / GPUs / time |",
+        "|---|---:|---|---|---:|---:|---|---:|---|---|",
+    ]
+    for name, paper in PAPER.items():
+        cfg = ModelConfig.preset(name)
+        sizes = ", ".join(f"{cfg.scale_resolution(s)}²" for s in range(cfg.num_scales))
+        rows.append(
+            f"| {name} | {FusionVAE(cfg).num_parameters():,} | {cfg.groups_per_scale} | {sizes} | "
+            f"{cfg.latent_channels} | {cfg.base_channels} | {cfg.num_preprocess_blocks}x{cfg.num_preprocess_cells} / "
+            f"{cfg.num_postprocess_blocks}x{cfg.num_postprocess_cells} | {cfg.cells_per_group} | {cfg.likelihood} | "
+            f"{paper['batch'] or '-'} / {paper['epochs'] or '-'} / {paper['gpus'] or '-'} / {paper['train_time']} |"
+        )
+    return "\n".join(rows)
+
+
+def main() -> None:
+    """Parse arguments, print the parameter table and the throughput table."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--presets", nargs="+", default=["fusion_mnist", "fusion_celeba"], choices=sorted(PAPER))
+    parser.add_argument("--batch", type=int, help="batch size for every preset (default: paper on GPU, small on CPU)")
+    parser.add_argument("--steps", type=int, default=4, help="timed steps per preset after 4 warm-up steps")
+    parser.add_argument("--device", choices=["cpu", "cuda"], default="cuda" if torch.cuda.is_available() else "cpu")
+    args = parser.parse_args()
+    if args.steps < 1 or (args.batch is not None and args.batch < 1):
+        parser.error("--steps and --batch must be >= 1")
+    torch.manual_seed(0)
+    device_name = torch.cuda.get_device_name() if args.device == "cuda" else f"CPU ({torch.get_num_threads()} threads)"
+    print(f"## FusionVAE presets (torch {torch.__version__})\n\n{parameter_table()}\n")
+    memory = "torch.cuda.max_memory_allocated" if args.device == "cuda" else "RSS increase, sampled every 5 ms"
+    print(f"## Training throughput on {device_name}: forward + backward + AdaMax, K cycling 0..3\n")
+    print(f"| preset | batch (paper) | ms/step | train images/s | peak memory MiB ({memory}) |")
+    print("|---|---|---:|---:|---:|")
+    for preset in args.presets:
+        paper_batch = PAPER[preset]["batch"]
+        default = paper_batch if args.device == "cuda" and paper_batch else CPU_BATCH[preset]
+        result = measure_fitting(preset, args.batch or default, args.steps, args.device)
+        print(
+            f"| {preset} | {result.batch} ({paper_batch or '-'}) | {1000 * result.seconds_per_step:.0f} | "
+            f"{result.images_per_second:.1f} | {result.peak_bytes / 2**20:.0f} |",
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()
