@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
+
+from fusionvae_core.atomic_file import atomic_writer
 
 FORMAT_TAG = "fusionvae_ros/checkpoint"
 FORMAT_VERSION = 1
@@ -34,7 +35,6 @@ def save_checkpoint(
 ) -> Path:
     """Write a checkpoint atomically (temp file + fsync + rename) and return its path."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     payload = {
         "format": FORMAT_TAG,
         "version": FORMAT_VERSION,
@@ -44,16 +44,8 @@ def save_checkpoint(
         "train_state": train_state or {},
         "meta": meta or {},
     }
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            torch.save(payload, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
+    with atomic_writer(path) as handle:
+        torch.save(payload, handle)
     return path
 
 
