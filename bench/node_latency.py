@@ -1,0 +1,316 @@
+"""End-to-end latency and sustainable set rate of the fusion node: three cameras, ONNX Runtime on CPU.
+
+For each camera resolution (64x64 and 640x480 by default) two nodes run in turn, each in its own process, fed by
+this process over real DDS (loopback, reliable QoS):
+  * baseline: a relay node with the same topics and the same Python/rclpy receive and publish path, but no
+    decoding, preprocessing or inference — what DDS and rclpy alone cost;
+  * the fusion node (onnxruntime backend, CPU).
+Measured for both: latency from the last view of a set published to the last hypothesis of that set received
+(p50/p99 at 10 Hz), and the highest set rate swept upwards with < 1 % of the sets lost. For the fusion node also
+the node overhead = end-to-end minus backend inference time (the node reports the backend's time in
+/diagnostics), target <= 2 ms p50 at 640x480, and the node's own share = overhead minus the relay's latency.
+A micro-benchmark shows why Image.data is filled with array.frombytes.
+
+Model: --model, else models/fusion_mnist/model.onnx if present, else a randomly initialised `tiny` preset
+exported to ONNX (the output says which). All numbers depend on the machine's load: compare ratios, and only
+within one run.
+
+    .venv/bin/python bench/node_latency.py [--quick] [--model PATH] [--sizes 64x64,640x480] [--rates 10,30,...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "test"))  # the node-process and harness helpers the node tests use
+
+from ros_helpers import (  # noqa: E402
+    FUSION_NODE_COMMAND,
+    SHIPPED_MODEL,
+    NodeProcess,
+    RosHarness,
+    node_test_model,
+    stamp_ns,
+    unique_domain_id,
+)
+from sensor_msgs.msg import Image  # noqa: E402
+
+CAMERAS = ["bench/cam0", "bench/cam1", "bench/cam2"]
+CAMERA_OFFSET_NS = 1000  # camera c is stamped c microseconds after camera 0
+NUM_HYPOTHESES = 3
+OVERHEAD_TARGET_MS = 2.0
+LOSS_LIMIT = 0.01
+LATENCY_RATE_HZ = 10.0
+QUIET_S = 1.5  # a run is over when every set arrived, or nothing arrived for this long after the last publish
+RELAY_COMMAND = (sys.executable, str(Path(__file__).resolve()), "--relay")
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How much to measure: sets for the latency percentiles, set rates to sweep, sets per swept second."""
+
+    latency_sets: int
+    rates: list[float]
+    sweep_seconds: float
+    min_sweep_sets: int
+
+
+@dataclass(frozen=True)
+class Measured:
+    """One node at one resolution: latency percentiles (ms), sets lost in the latency run, highest rate (Hz)."""
+
+    p50_ms: float
+    p99_ms: float
+    lost: int
+    best_rate: float | None
+
+
+def frame_messages(width: int, height: int, seed: int) -> list[Image]:
+    """Three rgb8 camera images of one frame (stamped when published)."""
+    pixels = np.random.default_rng(seed).integers(0, 256, (height, width, 3), dtype=np.uint8)
+    messages = []
+    for camera in range(len(CAMERAS)):
+        msg = Image(height=height, width=width, encoding="rgb8", step=width * 3)
+        msg.header.frame_id = f"cam{camera}"
+        msg.data.frombytes(pixels.data)
+        messages.append(msg)
+    return messages
+
+
+def run_at_rate(harness: RosHarness, size: tuple[int, int], rate: float, sets: int) -> tuple[list[float], int]:
+    """Publish ``sets`` frames at ``rate`` Hz; (latencies in s of the sets fully received, sets lost)."""
+    templates = [frame_messages(*size, seed) for seed in range(4)]
+    sent: dict[int, float] = {}
+    since = start = time.monotonic()
+    for index in range(sets):
+        stamp = time.time_ns()
+        for camera, msg in enumerate(templates[index % len(templates)]):
+            msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(stamp + camera * CAMERA_OFFSET_NS, 10**9)
+            harness.publish(camera, msg)
+        sent[stamp + (len(CAMERAS) - 1) * CAMERA_OFFSET_NS] = time.monotonic()
+        time.sleep(max(0.0, start + (index + 1) / rate - time.monotonic()))
+    arrivals = wait_for_arrivals(harness, since, set(sent))
+    latencies = [max(arrivals[s]) - sent[s] for s in sent if len(arrivals.get(s, [])) == NUM_HYPOTHESES]
+    return latencies, len(sent) - len(latencies)
+
+
+def wait_for_arrivals(harness: RosHarness, since: float, stamps: set[int]) -> dict[int, list[float]]:
+    """Hypothesis arrival times per stamp, once every set in ``stamps`` is complete or arrivals stopped."""
+    published = time.monotonic()
+    while True:
+        arrivals: dict[int, list[float]] = {}
+        for item in harness.messages("fused/hypotheses", since):
+            arrivals.setdefault(stamp_ns(item.msg), []).append(item.at)
+        if all(len(arrivals.get(stamp, [])) >= NUM_HYPOTHESES for stamp in stamps):
+            return arrivals
+        last = max((at for times in arrivals.values() for at in times), default=published)
+        if time.monotonic() - max(last, published) > QUIET_S:
+            return arrivals
+        time.sleep(0.02)
+
+
+def measure(harness: RosHarness, size: tuple[int, int], plan: Plan, name: str) -> Measured:
+    """Latency percentiles at 10 Hz (after a short warm-up), then the rate sweep; prints each step."""
+    run_at_rate(harness, size, LATENCY_RATE_HZ, 10)
+    latencies, lost = run_at_rate(harness, size, LATENCY_RATE_HZ, plan.latency_sets)
+    p50, p99 = np.percentile(np.asarray(latencies) * 1e3, [50, 99]) if latencies else (float("nan"),) * 2
+    print(f"{name}: latency p50 {p50:.2f} ms, p99 {p99:.2f} ms over {plan.latency_sets} sets at 10 Hz, {lost} lost")
+    best = None
+    for rate in plan.rates:
+        sets = max(plan.min_sweep_sets, int(rate * plan.sweep_seconds))
+        swept, lost_at_rate = run_at_rate(harness, size, rate, sets)
+        median_ms = np.median(swept) * 1e3 if swept else float("nan")
+        print(
+            f"  {rate:5.0f} Hz: {lost_at_rate:3d}/{sets} sets lost ({lost_at_rate / sets:5.1%}), p50 {median_ms:.2f} ms"
+        )
+        if lost_at_rate / sets >= LOSS_LIMIT:
+            break
+        best = rate
+    return Measured(float(p50), float(p99), lost, best)
+
+
+@contextlib.contextmanager
+def running(parameters: dict[str, object], log_dir: Path, command: tuple[str, ...]) -> Iterator[RosHarness]:
+    """A node process and a harness connected to it on a fresh domain, both stopped afterwards."""
+    domain_id = unique_domain_id()
+    node = NodeProcess(parameters, domain_id, log_dir, command)
+    harness = RosHarness(domain_id, CAMERAS)
+    try:
+        harness.wait_for_node(node)
+        yield harness
+    finally:
+        harness.close()
+        node.stop()
+
+
+def bench_size(model_path: Path, size: tuple[int, int], plan: Plan, log_dir: Path) -> str:
+    """Relay baseline and fusion node at one camera resolution; the summary line."""
+    label = f"{size[0]}x{size[1]}"
+    print(f"\n== three cameras {label} rgb8 -> {NUM_HYPOTHESES} hypotheses, onnxruntime CPU, reliable QoS ==")
+    with running({}, log_dir, RELAY_COMMAND) as harness:
+        relay = measure(harness, size, plan, "baseline relay (DDS + rclpy, no inference)")
+    parameters = {
+        "camera_topics": CAMERAS,
+        "model_path": str(model_path),
+        "num_hypotheses": NUM_HYPOTHESES,
+        "input_reliability": "reliable",
+        "max_image_pixels": 4096 * 4096,
+        "diagnostics_period": 0.25,
+        "max_wait": 0.5,  # large frames can trail each other on loopback DDS: keep sets complete
+        "seed": 0,
+    }
+    with running(parameters, log_dir, FUSION_NODE_COMMAND) as harness:
+        node = measure(harness, size, plan, "fusion node")
+        report = harness.diagnostics_after(time.monotonic())
+    backend = float(report["backend_ms_p50"])
+    overhead = node.p50_ms - backend
+    own_share = overhead - relay.p50_ms
+    print(f"backend inference p50 (node-reported, all sets of this node): {backend:.2f} ms")
+    print(
+        f"node overhead p50 = end-to-end - backend = {overhead:.2f} ms (target <= {OVERHEAD_TARGET_MS:g} ms at "
+        f"640x480: ratio {overhead / OVERHEAD_TARGET_MS:.2f}); of which relay baseline {relay.p50_ms:.2f} ms, "
+        f"node's own share {own_share:.2f} ms (ratio {own_share / OVERHEAD_TARGET_MS:.2f}); "
+        f"inside the node (view received -> outputs published, minus backend): "
+        f"{float(report['overhead_ms_p50']):.2f} ms"
+    )
+    rate_ratio = f"{node.best_rate / relay.best_rate:.2f}" if node.best_rate and relay.best_rate else "n/a"
+    return (
+        f"{label:>8} | {relay.p50_ms:6.2f} {relay.p99_ms:7.2f} | {node.p50_ms:6.2f} {node.p99_ms:7.2f} | "
+        f"{backend:7.2f} | {overhead:8.2f} {overhead / OVERHEAD_TARGET_MS:5.2f} | {own_share:6.2f} | "
+        f"{relay.best_rate or 0:5.0f} {node.best_rate or 0:5.0f} {rate_ratio:>5}"
+    )
+
+
+def image_fill_bench(width: int = 640, height: int = 480, repeats: int = 5) -> None:
+    """Time filling Image.data for one rgb8 frame: frombytes (the node) vs element-wise conversions."""
+    pixels = np.random.default_rng(0).integers(0, 256, (height, width, 3), dtype=np.uint8)
+
+    def best_of(fill) -> float:
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            fill()
+            times.append(time.perf_counter() - start)
+        return min(times)
+
+    def from_bytes() -> None:
+        Image().data.frombytes(pixels.data)
+
+    def from_ndarray() -> None:
+        Image().data = pixels.ravel()  # array.array('B', ndarray) converts element by element
+
+    def from_checked_list() -> None:
+        Image(check_fields=True).data = pixels.ravel().tolist()  # rosidl checks every element
+
+    fast = best_of(from_bytes)
+    print(f"== Image.data fill, {width}x{height} rgb8 (best of {repeats}) ==")
+    print(f"array.frombytes (what the node does): {fast * 1e3:.3f} ms")
+    for name, fill in (("assign ndarray", from_ndarray), ("assign list with check_fields", from_checked_list)):
+        slow = best_of(fill)
+        print(f"{name}: {slow * 1e3:.1f} ms = {slow / fast:.0f}x slower")
+
+
+def relay_main() -> None:
+    """Baseline node: when all three views of a frame arrived, publish tiny outputs stamped like the node's."""
+    import rclpy
+    from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
+    from rclpy.executors import ExternalShutdownException
+    from rclpy.qos import QoSProfile, ReliabilityPolicy
+
+    rclpy.init()
+    node = rclpy.create_node("relay")
+    qos = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)
+    outputs = {topic: node.create_publisher(Image, topic, 50) for topic in RosHarness.OUTPUTS}
+    diagnostics = node.create_publisher(DiagnosticArray, "/diagnostics", 10)
+    pending: dict[int, int] = {}
+    tiny = Image(height=32, width=32, encoding="mono8", step=32)
+    tiny.data.frombytes(bytes(32 * 32))
+
+    def on_view(camera: int, msg: Image) -> None:
+        frame = stamp_ns(msg) - camera * CAMERA_OFFSET_NS
+        pending[frame] = pending.get(frame, 0) + 1
+        if pending[frame] == len(CAMERAS):
+            del pending[frame]
+            tiny.header.stamp.sec, tiny.header.stamp.nanosec = divmod(frame + 2 * CAMERA_OFFSET_NS, 10**9)
+            for _ in range(NUM_HYPOTHESES):
+                outputs["fused/hypotheses"].publish(tiny)
+            outputs["fused/mean"].publish(tiny)
+            outputs["fused/uncertainty"].publish(tiny)
+
+    for camera, topic in enumerate(CAMERAS):
+        node.create_subscription(Image, topic, lambda msg, camera=camera: on_view(camera, msg), qos)
+    node.create_timer(0.25, lambda: diagnostics.publish(DiagnosticArray(status=[DiagnosticStatus(name="relay")])))
+    with contextlib.suppress(KeyboardInterrupt, ExternalShutdownException):
+        rclpy.spin(node)
+
+
+def parse_args() -> argparse.Namespace:
+    """Command line; --quick shrinks the latency run and the sweep (about a minute in all)."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", type=Path, help="ONNX model (default: shipped FusionMNIST, else a tiny export)")
+    parser.add_argument("--sizes", default="64x64,640x480", help="camera resolutions WxH, comma-separated")
+    parser.add_argument("--rates", help="set rates to sweep in Hz (default 10,20,30,60,90,120,180,240; quick 10,30,90)")
+    parser.add_argument("--latency-sets", type=int, help="sets for the latency percentiles (default 100, quick 30)")
+    parser.add_argument("--quick", action="store_true", help="fewer sets and rates: a smoke run of a minute or so")
+    parser.add_argument(
+        "--dds-transport",
+        help="FASTDDS_BUILTIN_TRANSPORTS for every process, e.g. SHM or 'SHM?max_msg_size=2MB&sockets_size=8MB' "
+        "(default: the environment's)",
+    )
+    parser.add_argument("--relay", action="store_true", help=argparse.SUPPRESS)  # internal: the baseline node
+    return parser.parse_known_args()[0]  # the relay's --ros-args follow
+
+
+def main() -> None:
+    """Run the benchmark (or, with --relay, be the baseline node)."""
+    args = parse_args()
+    if args.relay:
+        relay_main()
+        return
+    if args.dds_transport:
+        os.environ["FASTDDS_BUILTIN_TRANSPORTS"] = args.dds_transport  # inherited by the node and the relay
+    default_rates = "10,30,90" if args.quick else "10,20,30,60,90,120,180,240"
+    plan = Plan(
+        latency_sets=args.latency_sets or (30 if args.quick else 100),
+        rates=[float(rate) for rate in (args.rates or default_rates).split(",")],
+        sweep_seconds=1.0 if args.quick else 2.0,
+        min_sweep_sets=30 if args.quick else 60,
+    )
+    try:
+        model_path = args.model or node_test_model().path
+    except pytest.skip.Exception as error:
+        sys.exit(f"node_latency: no model to run: {error}")
+    if args.model:
+        which = "given with --model"
+    elif model_path == SHIPPED_MODEL:
+        which = "the shipped FusionMNIST model"
+    else:
+        which = "NO shipped model yet: a randomly initialised `tiny` preset exported to ONNX"
+    sizes = [tuple(int(v) for v in size.split("x")) for size in args.sizes.split(",")]
+    log_dir = Path(tempfile.mkdtemp(prefix="node_latency_"))
+    transport = os.environ.get("FASTDDS_BUILTIN_TRANSPORTS", "Fast DDS default")
+    print(f"model: {model_path} ({which})")
+    print(f"DDS transports: {transport}; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    print(f"node logs in {log_dir}")
+    image_fill_bench()
+    rows = [bench_size(model_path, size, plan, log_dir) for size in sizes]
+    print("\n== summary (ms; rates in Hz with < 1 % lost sets; ratio = overhead / 2 ms target) ==")
+    print("    size | relay p50    p99 |  node p50    p99 | backend | overhead ratio |  own | relay  node ratio")
+    for row in rows:
+        print(row)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,85 @@
+"""Start the FusionVAE fusion node with the package's parameter file and optional overrides.
+
+    ros2 launch fusionvae_ros fuse.launch.py
+    ros2 launch fusionvae_ros fuse.launch.py camera_topics:=/left/image_raw,/right/image_raw namespace:=robot1
+    ros2 launch fusionvae_ros fuse.launch.py params_file:=/path/my_params.yaml use_sim_time:=true
+
+Empty camera_topics / backend / model_path arguments leave the params file's values in force.
+"""
+
+from launch import LaunchDescription
+from launch.actions import DeclareLaunchArgument, OpaqueFunction
+from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
+from launch_ros.actions import Node
+from launch_ros.substitutions import FindPackageShare
+
+PACKAGE = "fusionvae_ros"
+
+
+def fusion_node(context):
+    """The node, with the params file first and the non-empty launch arguments overriding it."""
+
+    def argument(name):
+        """The launch argument's value as text, surrounding blanks removed."""
+        return LaunchConfiguration(name).perform(context).strip()
+
+    overrides = {"use_sim_time": argument("use_sim_time").lower() in ("true", "1", "yes")}
+    topics = [topic.strip() for topic in argument("camera_topics").split(",") if topic.strip()]
+    if topics:
+        overrides["camera_topics"] = topics
+    backend, model_path = argument("backend"), argument("model_path")
+    if backend:
+        overrides["backend"] = backend
+    if model_path:
+        overrides["model_path"] = model_path
+    return [
+        Node(
+            package=PACKAGE,
+            executable="fusion_node",
+            name="fusion_node",
+            namespace=argument("namespace"),
+            parameters=[argument("params_file"), overrides],
+            output="screen",
+            emulate_tty=True,
+        )
+    ]
+
+
+def generate_launch_description():
+    """Launch arguments and the fusion node."""
+    return LaunchDescription(
+        [
+            DeclareLaunchArgument(
+                "params_file",
+                default_value=PathJoinSubstitution([FindPackageShare(PACKAGE), "config", "fusionvae.yaml"]),
+                description="YAML file with the node's ros__parameters (default: the package's config/fusionvae.yaml)",
+            ),
+            DeclareLaunchArgument(
+                "camera_topics",
+                default_value="",
+                description="comma-separated list of 1-3 camera Image topics; empty = the params file's list",
+            ),
+            DeclareLaunchArgument(
+                "backend",
+                default_value="",
+                description="inference backend: onnxruntime, torch or tensorrt; empty = the params file's value",
+            ),
+            DeclareLaunchArgument(
+                "model_path",
+                default_value="",
+                description="model file (ONNX; a .pt checkpoint for the torch backend); empty = the params file's "
+                "value (default: the shipped FusionMNIST model)",
+            ),
+            DeclareLaunchArgument(
+                "namespace",
+                default_value="",
+                description="namespace for the node and its relative topics (camera inputs, fused/* outputs)",
+            ),
+            DeclareLaunchArgument(
+                "use_sim_time",
+                default_value="false",
+                description="true to follow /clock, e.g. when replaying a rosbag with --clock",
+            ),
+            OpaqueFunction(function=fusion_node),
+        ]
+    )

@@ -1,0 +1,139 @@
+"""Malformed camera input: the bad view (or set) is dropped and counted by reason in /diagnostics, the node
+stays alive and fuses the next good set completely. Real node process, real DDS."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from ros_helpers import camera_image, count, node_test_model, run_node, stamp_ns
+
+pytestmark = pytest.mark.ros
+
+CAMERAS = ["cam0/image", "cam1/image", "cam2/image"]
+MAX_IMAGE_PIXELS = 10_000  # the 48x40 test images are fine, 120x100 is "huge"
+
+
+@pytest.fixture(scope="module")
+def fusion(request, tmp_path_factory):
+    model = node_test_model()
+    parameters = {
+        "camera_topics": CAMERAS,
+        "model_path": str(model.path),
+        "max_wait": 0.3,
+        "num_hypotheses": 2,
+        "input_reliability": "reliable",
+        "diagnostics_period": 0.2,
+        "max_image_pixels": MAX_IMAGE_PIXELS,
+        "future_tolerance": 0.5,
+        "max_age": 5.0,
+    }
+    node, harness = run_node(request, parameters, tmp_path_factory.mktemp("node_logs"))
+    return node, harness
+
+
+def short_data(msg):
+    msg.data = msg.data[:-1]
+
+
+def wrong_step(msg):
+    msg.step = msg.width * 3 - 2
+
+
+def unknown_encoding(msg):
+    msg.encoding = "yuv422_yuy2"
+
+
+def zero_size(msg):
+    msg.width, msg.height, msg.step, msg.data = 0, 0, 0, b""
+
+
+def huge(msg):
+    big = camera_image(stamp_ns(msg), msg.header.frame_id, size=(120, 100))
+    msg.width, msg.height, msg.step, msg.data = big.width, big.height, big.step, big.data
+
+
+def in_future(msg):
+    msg.header.stamp.sec += 30
+
+
+def too_old(msg):
+    msg.header.stamp.sec -= 60
+
+
+BAD_VIEWS = {
+    "data_length": short_data,
+    "step": wrong_step,
+    "encoding": unknown_encoding,
+    "zero_size": zero_size,
+    "too_large": huge,
+    "stamp_future": in_future,
+    "stamp_old": too_old,
+}
+
+
+def publish_set(harness, stamp: int, spoil=None, odd_size_camera: int | None = None) -> int:
+    """Publish one frame on all cameras (camera 2 spoiled by ``spoil``); returns the newest good stamp."""
+    for camera in range(3):
+        size = (64, 40) if camera == odd_size_camera else (48, 40)
+        msg = camera_image(stamp + camera * 1_000_000, f"cam{camera}", size=size)
+        if camera == 2 and spoil is not None:
+            spoil(msg)
+        harness.publish(camera, msg)
+    return stamp + (1_000_000 if spoil else 2_000_000)
+
+
+def delta(after: dict[str, str], before: dict[str, str], key: str) -> int:
+    return count(after, key) - count(before, key)
+
+
+def assert_good_set_fuses(harness) -> None:
+    """A well-formed frame on all three cameras becomes one complete set and is published."""
+    before = harness.settled_diagnostics()
+    since = time.monotonic()
+    stamp = publish_set(harness, time.time_ns())
+    after = harness.settled_diagnostics()
+    assert delta(after, before, "sets_k3") == 1 and delta(after, before, "sets_published") == 1
+    assert {stamp_ns(item.msg) for item in harness.messages("fused/hypotheses", since)} == {stamp}
+
+
+@pytest.mark.parametrize("reason", list(BAD_VIEWS))
+def test_bad_view_is_dropped_counted_and_the_rest_of_the_set_fused(fusion, reason):
+    node, harness = fusion
+    before = harness.settled_diagnostics()
+    since = time.monotonic()
+    expected_stamp = publish_set(harness, time.time_ns(), spoil=BAD_VIEWS[reason])
+    after = harness.settled_diagnostics()
+    assert delta(after, before, f"drops_{reason}") == 1
+    assert delta(after, before, "drops_total") == 1
+    assert delta(after, before, "sets_k2") == 1, "cameras 0 and 1 still make a partial set"
+    fused = {stamp_ns(item.msg) for item in harness.messages("fused/hypotheses", since)}
+    assert fused == {expected_stamp}
+    assert_good_set_fuses(harness)
+    assert node.alive()
+
+
+def test_views_of_different_sizes_drop_the_set_and_good_sets_still_fuse(fusion):
+    node, harness = fusion
+    before = harness.settled_diagnostics()
+    since = time.monotonic()
+    publish_set(harness, time.time_ns(), odd_size_camera=1)
+    after = harness.settled_diagnostics()
+    assert delta(after, before, "drops_mismatched_sizes") == 1
+    assert delta(after, before, "sets_published") == 0
+    assert harness.messages("fused/hypotheses", since) == []
+    assert_good_set_fuses(harness)
+    assert node.alive()
+
+
+def test_bad_input_warnings_are_throttled_per_reason(fusion):
+    node, harness = fusion
+    before = harness.settled_diagnostics()
+    log_before = len(node.output())
+    for _ in range(5):
+        publish_set(harness, time.time_ns(), spoil=unknown_encoding)
+        time.sleep(0.04)  # pacing only: distinct stamps
+    after = harness.settled_diagnostics()
+    assert delta(after, before, "drops_encoding") == 5
+    warnings = [line for line in node.output()[log_before:].splitlines() if "dropped (encoding)" in line]
+    assert len(warnings) <= 1, "at most one warning per reason per warn period, the rest only counted"

@@ -1,0 +1,19 @@
+"""The node's modules import without torch or the model core: those load only with the model, at start-up
+(and only the backend's runtime is used per set), so importing the node stays light."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+NODE_MODULES = ("fusionvae_ros.fusion_node", "fusionvae_ros.fusion", "fusionvae_ros.sync", "fusionvae_ros.noise_seed")
+
+
+def test_node_modules_import_neither_torch_nor_the_core():
+    code = (
+        f"import sys\nimport {', '.join(NODE_MODULES)}\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'fusionvae_core', 'onnxruntime')))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]", f"imported at module import time: {done.stdout}"

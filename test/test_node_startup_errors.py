@@ -1,0 +1,63 @@
+"""Start-up failures of the real node process: a missing or corrupt model file, or bad parameters, end the
+process with exit code 2 and one clear log line naming the problem, never a traceback."""
+
+from __future__ import annotations
+
+import pytest
+from ros_helpers import NodeProcess, node_test_model, unique_domain_id
+
+pytestmark = pytest.mark.ros
+
+EXIT_STARTUP_ERROR = 2
+
+
+def start_and_fail(parameters: dict[str, object], tmp_path) -> str:
+    """Run the node with ``parameters``; assert it exits 2 with one line of output; return that line."""
+    node = NodeProcess(parameters, unique_domain_id(), tmp_path)
+    try:
+        code = node.wait(timeout=120)
+    finally:
+        node.stop()
+    output = node.output()
+    assert code == EXIT_STARTUP_ERROR, output
+    assert "Traceback" not in output
+    lines = [line for line in output.splitlines() if line.strip()]
+    assert len(lines) == 1, output
+    assert "[FATAL]" in lines[0]
+    return lines[0]
+
+
+def test_missing_model_file_names_the_file(tmp_path):
+    missing = tmp_path / "no_such_model.onnx"
+    line = start_and_fail({"model_path": str(missing)}, tmp_path)
+    assert str(missing) in line and "file not found" in line
+
+
+def test_model_path_that_is_a_folder_is_refused(tmp_path):
+    line = start_and_fail({"model_path": str(tmp_path)}, tmp_path)
+    assert str(tmp_path) in line and "not a regular file" in line
+
+
+def test_corrupt_model_file_names_the_file_and_backend(tmp_path):
+    node_test_model()  # skips with the reason while the ONNX Runtime backend is not available
+    corrupt = tmp_path / "corrupt.onnx"
+    corrupt.write_bytes(b"this is not an ONNX protobuf" * 10)
+    line = start_and_fail({"model_path": str(corrupt)}, tmp_path)
+    assert f"cannot load model '{corrupt}' with backend onnxruntime" in line
+
+
+@pytest.mark.parametrize(
+    ("parameters", "expected"),
+    [
+        ({"camera_topics": ["a", "b", "c", "d"]}, "camera_topics"),
+        ({"camera_topics": ["a", "a"]}, "distinct"),
+        ({"backend": "caffe"}, "backend"),
+        ({"resize_mode": "stretch"}, "resize_mode"),
+        ({"slop": 5.0}, "slop"),
+        ({"num_hypotheses": 0}, "num_hypotheses"),
+    ],
+    ids=["four_cameras", "duplicate_topics", "unknown_backend", "unknown_resize_mode", "slop_range", "zero_hypotheses"],
+)
+def test_bad_parameters_are_named(parameters, expected, tmp_path):
+    line = start_and_fail({**parameters, "model_path": str(tmp_path / "unused.onnx")}, tmp_path)
+    assert expected in line
