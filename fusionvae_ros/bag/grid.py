@@ -1,0 +1,78 @@
+"""A PNG picture of fused sets, one row each: camera views | hypotheses | mean | uncertainty | target.
+
+Cameras that dropped their frame show as a grey cell with a cross; the uncertainty (per-pixel std over the
+hypotheses, in [0, 0.5] for images in [0, 1]) is shown with the inferno colour map on that fixed scale, so rows
+compare with each other and across runs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from fusionvae_ros.bag.score import FusedOutput, GroundTruthSet
+
+CELL = 96  # pixels per image cell
+GAP = 6
+LABEL_HEIGHT = 22  # column titles
+ROW_LABEL_WIDTH = 40  # "K=n" in front of each row
+STD_SCALE = 0.5  # the largest possible std of values in [0, 1]
+MISSING_GREY = 70
+
+
+def _cell(image: np.ndarray) -> np.ndarray:
+    """An image (uint8 [H, W, 1|3]) as an RGB CELL x CELL tile (nearest-neighbour, so pixels stay visible)."""
+    rgb = np.repeat(image, 3, axis=2) if image.shape[2] == 1 else image
+    return cv2.resize(np.ascontiguousarray(rgb), (CELL, CELL), interpolation=cv2.INTER_NEAREST)
+
+
+def _missing_cell() -> np.ndarray:
+    """The tile of a camera that published no view for the set."""
+    tile = np.full((CELL, CELL, 3), MISSING_GREY, np.uint8)
+    cv2.line(tile, (8, 8), (CELL - 9, CELL - 9), (140, 140, 140), 2)
+    cv2.line(tile, (CELL - 9, 8), (8, CELL - 9), (140, 140, 140), 2)
+    return tile
+
+
+def _uncertainty_cell(std: np.ndarray) -> np.ndarray:
+    """A float [H, W] std map as an inferno-coloured RGB tile on the fixed scale [0, STD_SCALE]."""
+    scaled = np.clip(std / STD_SCALE * 255.0, 0, 255).astype(np.uint8)
+    coloured = cv2.cvtColor(cv2.applyColorMap(scaled, cv2.COLORMAP_INFERNO), cv2.COLOR_BGR2RGB)
+    return cv2.resize(coloured, (CELL, CELL), interpolation=cv2.INTER_NEAREST)
+
+
+def render_grid(rows: list[tuple[GroundTruthSet, FusedOutput]], camera_topics: list[str]) -> np.ndarray:
+    """The RGB picture of ``rows`` (each an input set with its views loaded and its fused output)."""
+    if not rows:
+        raise ValueError("no fused sets to draw")
+    num_hypotheses = max(len(output.hypotheses) for _, output in rows)
+    labels = [f"view {c}" for c in range(len(camera_topics))]
+    labels += [f"hyp {s + 1}" for s in range(num_hypotheses)] + ["mean", "std", "target"]
+    width = ROW_LABEL_WIDTH + len(labels) * (CELL + GAP) + GAP
+    height = LABEL_HEIGHT + len(rows) * (CELL + GAP) + GAP
+    canvas = np.full((height, width, 3), 255, np.uint8)
+    for column, label in enumerate(labels):
+        left = ROW_LABEL_WIDTH + GAP + column * (CELL + GAP)
+        cv2.putText(canvas, label, (left + 4, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1)
+    for row, (truth, output) in enumerate(rows):
+        tiles = [_cell(truth.views[topic]) if topic in truth.views else _missing_cell() for topic in camera_topics]
+        tiles += [_cell(hypothesis) for hypothesis in output.hypotheses]
+        tiles += [_missing_cell()] * (num_hypotheses - len(output.hypotheses))
+        tiles.append(_cell(output.mean) if output.mean is not None else _missing_cell())
+        tiles.append(_uncertainty_cell(output.uncertainty) if output.uncertainty is not None else _missing_cell())
+        tiles.append(_cell(truth.target))
+        top = LABEL_HEIGHT + row * (CELL + GAP)
+        for column, tile in enumerate(tiles):
+            left = ROW_LABEL_WIDTH + GAP + column * (CELL + GAP)
+            canvas[top : top + CELL, left : left + CELL] = tile
+        cv2.putText(canvas, f"K={truth.info.k}", (4, top + CELL // 2 + 5), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1)
+    return canvas
+
+
+def write_grid(path: Path, rows: list[tuple[GroundTruthSet, FusedOutput]], camera_topics: list[str]) -> None:
+    """Render ``rows`` and save them as a PNG at ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not cv2.imwrite(str(path), cv2.cvtColor(render_grid(rows, camera_topics), cv2.COLOR_RGB2BGR)):
+        raise OSError(f"cannot write {path}")

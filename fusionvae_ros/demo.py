@@ -1,0 +1,232 @@
+"""The end-to-end demo behind ``make demo``: demo bag -> live fusion node -> recorded outputs -> score + picture.
+
+Steps: make-bag writes a bag of occluded MNIST digits from the embedded data; the fusion node (shipped model,
+sim time) and a recorder start as subprocesses on a private ROS domain restricted to this machine; the bag is
+replayed into the node; the recorder stores the fused outputs (and the camera views, for latency); then the
+score is printed and a PNG grid (views | hypotheses | mean | uncertainty | target) is written. Everything lands
+in ``--output-dir`` (default demo_output/).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+
+from fusionvae_ros.bag.bag_files import CAMERA_TOPICS, FUSED_TOPICS, SET_INFO_TOPIC, BagError, InputBag
+from fusionvae_ros.bag.grid import write_grid
+from fusionvae_ros.bag.help_format import DefaultsHelpFormatter
+from fusionvae_ros.bag.make_bag import CameraTiming, MakeBagOptions, make_bag
+from fusionvae_ros.bag.score import build_report, load_ground_truth, load_outputs, match_outputs
+from fusionvae_ros.model_location import resolve_model_path
+
+STARTUP_TIMEOUT_S = 60.0
+SETTLE_S = 5.0  # after the replay, how long the recorder may take to see the last sets
+ROWS_PER_K = 2
+SCORE_FILE, GRID_FILE = "score.json", "demo_grid.png"
+EXIT_NO_MODEL = 1
+EXIT_FAILED = 2
+
+
+class DemoError(RuntimeError):
+    """A step of the demo failed; the message says which and where its log is."""
+
+
+@contextmanager
+def child(command: list[str], log_path: Path, env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
+    """A subprocess whose output goes to ``log_path``; interrupted (then killed) if still running at exit."""
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
+    try:
+        yield process
+    finally:
+        stop(process)
+
+
+def stop(process: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
+    """SIGINT ``process`` (like Ctrl-C, so it shuts down cleanly); kill it if it does not exit in time."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def wait_for(
+    condition: Callable[[], bool],
+    timeout: float,
+    what: str,
+    watched: dict[str, tuple[subprocess.Popen[bytes], Path]],
+) -> None:
+    """Poll ``condition``; DemoError if it times out or a watched process (name -> (process, log)) exits."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        for name, (process, log_path) in watched.items():
+            if process.poll() is not None:
+                raise DemoError(f"{name} exited with {process.returncode} waiting for {what}:\n{_tail(log_path)}")
+        if time.monotonic() > deadline:
+            raise DemoError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(0.05)
+
+
+def ros_environment(domain_id: int) -> dict[str, str]:
+    """Environment of the demo's ROS processes: a private domain, discovery on this machine only."""
+    repo = str(Path(__file__).resolve().parents[1])
+    python_path = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    return {
+        **os.environ,
+        "ROS_DOMAIN_ID": str(domain_id),
+        "ROS_AUTOMATIC_DISCOVERY_RANGE": "LOCALHOST",
+        "PYTHONPATH": os.pathsep.join([*python_path, repo] if repo not in python_path else python_path),
+        "PYTHONUNBUFFERED": "1",
+    }
+
+
+def node_command(model: Path, num_hypotheses: int, seed: int) -> list[str]:
+    """The fusion node on the demo cameras, with sim time (the replayed /clock) and a reproducible seed."""
+    parameters = {
+        "camera_topics": "[" + ",".join(CAMERA_TOPICS) + "]",
+        "model_path": str(model),
+        "num_hypotheses": str(num_hypotheses),
+        "seed": str(seed),
+        "use_sim_time": "true",
+        "input_reliability": "reliable",
+        "inference_queue_size": "10",
+    }
+    ros_args = [item for name, value in parameters.items() for item in ("-p", f"{name}:={value}")]
+    return [sys.executable, "-m", "fusionvae_ros.fusion_node", "--ros-args", *ros_args]
+
+
+def fuse_live(
+    input_bag: Path, fused_bag: Path, model: Path, num_hypotheses: int, seed: int, domain_id: int, log_dir: Path
+) -> None:
+    """Replay ``input_bag`` into a live fusion node and record its outputs (and the camera views) to ``fused_bag``.
+
+    The node and the recorder run as subprocesses (logs: node.log, record.log in ``log_dir``); the recorder stops
+    once every set of the bag has been fused, or a few seconds after the replay ended.
+    """
+    with InputBag(input_bag) as bag:
+        num_sets, duration_s = bag.counts.get(SET_INFO_TOPIC, 0), bag.duration_ns / 1e9
+    env = ros_environment(domain_id)
+    bag_cli = [sys.executable, "-m", "fusionvae_ros.bag"]
+    node_log, record_log = log_dir / "node.log", log_dir / "record.log"
+    record_command = [*bag_cli, "record", "-o", str(fused_bag), "--overwrite", "--topics", *FUSED_TOPICS]
+    record_command += [*CAMERA_TOPICS, "--expect-sets", str(num_sets)]
+    with ExitStack() as stack:
+        node = stack.enter_context(child(node_command(model, num_hypotheses, seed), node_log, env))
+        recorder = stack.enter_context(child(record_command, record_log, env))
+        wait_for(
+            lambda: all(f"subscribed to {topic} " in record_log.read_text() for topic in FUSED_TOPICS),
+            STARTUP_TIMEOUT_S,
+            "fusion_node to come up (its outputs to appear)",
+            {"fusion_node": (node, node_log), "recorder": (recorder, record_log)},
+        )
+        replay = subprocess.run(
+            [*bag_cli, "replay", str(input_bag), "--topics", *CAMERA_TOPICS, "--wait-for-subscribers", "2"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=STARTUP_TIMEOUT_S + 2 * duration_s,
+        )
+        if replay.returncode != 0:
+            raise DemoError(f"replay failed: {replay.stderr.strip() or replay.stdout.strip()}")
+        try:
+            recorder.wait(SETTLE_S)
+        except subprocess.TimeoutExpired:
+            stop(recorder)
+        if recorder.returncode != 0:
+            raise DemoError(f"recorder exited with {recorder.returncode}:\n{_tail(record_log)}")
+
+
+def run_demo(model: Path, args: argparse.Namespace) -> None:
+    """All demo steps (module docstring); raises DemoError or BagError on failure."""
+    started = time.monotonic()
+    out = Path(args.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    input_bag, fused_bag = out / "input_bag", out / "fused_bag"
+    for previous in (out / SCORE_FILE, out / GRID_FILE):  # an earlier run's results must not pass for this run's
+        previous.unlink(missing_ok=True)
+    options = MakeBagOptions(num_sets=args.num_sets, seed=args.seed, timing=CameraTiming(rate_hz=args.rate))
+    print(f"demo: {make_bag(input_bag, options, overwrite=True).describe()}", flush=True)
+    print(f"demo: fusion_node with {model} (ROS_DOMAIN_ID={args.domain_id}), replaying at {args.rate} Hz", flush=True)
+    fuse_live(input_bag, fused_bag, model, args.num_hypotheses, args.seed, args.domain_id, out)
+    print(f"demo: recorded the node's outputs to {fused_bag} after {time.monotonic() - started:.1f} s", flush=True)
+    report_and_picture(input_bag, fused_bag, out)
+    print(f"demo: done in {time.monotonic() - started:.1f} s (bags, logs and picture in {out}/)", flush=True)
+
+
+def report_and_picture(input_bag: Path, fused_bag: Path, out: Path) -> None:
+    """Print the score, save it as JSON and draw a few sets of each K; DemoError if nothing was fused."""
+    sets = load_ground_truth(str(input_bag), with_views=True)
+    outputs, arrivals = load_outputs(str(fused_bag))
+    matching = match_outputs(sets, outputs, tolerance_ns=1_000_000)
+    report = build_report(sets, matching, arrivals, "resize")
+    print(report.to_text(), flush=True)
+    (out / SCORE_FILE).write_text(report.to_json())
+    rows = []
+    for k in sorted({truth.info.k for truth, _ in matching.pairs}):
+        rows += [pair for pair in matching.pairs if pair[0].info.k == k][:ROWS_PER_K]
+    if not rows:
+        raise DemoError(f"the node fused none of the {len(sets)} sets; see {out / 'node.log'}")
+    write_grid(out / GRID_FILE, rows, list(CAMERA_TOPICS))
+    print(f"demo: picture of {len(rows)} sets: {out / GRID_FILE}", flush=True)
+
+
+def _tail(path: Path, lines: int = 15) -> str:
+    """The last lines of a log file."""
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """Command-line options of the demo."""
+    parser = argparse.ArgumentParser(
+        prog="python -m fusionvae_ros.demo", description=__doc__, formatter_class=DefaultsHelpFormatter
+    )
+    parser.add_argument(
+        "--model", help="exported ONNX model to run (default: the shipped models/fusion_mnist/model.onnx)"
+    )
+    parser.add_argument("--output-dir", default="demo_output", help="where bags, logs, score and picture go")
+    parser.add_argument("--num-sets", type=int, default=40, help="view sets in the demo bag")
+    parser.add_argument("--rate", type=float, default=10.0, help="view sets per second in the bag (and the replay)")
+    parser.add_argument("--num-hypotheses", type=int, default=4, help="hypotheses the node samples per set")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the bag and of the node's per-set noise")
+    parser.add_argument(
+        "--domain-id",
+        type=int,
+        default=20 + os.getpid() % 80,
+        help="ROS_DOMAIN_ID of the demo's processes (discovery stays on this machine)",
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the demo; exit 1 if there is no model, 2 if a step fails (with the reason on one line or a log tail)."""
+    args = parse_args(argv)
+    model = resolve_model_path(args.model or "")
+    problem = None if model.is_file() else "not a regular file" if model.exists() else "file not found"
+    if problem:
+        print(
+            f"demo: cannot use model {model}: {problem}.\n"
+            "  The demo runs the shipped FusionMNIST model (models/fusion_mnist/model.onnx). Train and export one\n"
+            "  (see README: training/train.py, training/export.py) or pass --model PATH to an exported ONNX file.",
+            file=sys.stderr,
+        )
+        return EXIT_NO_MODEL
+    try:
+        run_demo(model, args)
+    except (DemoError, BagError, subprocess.TimeoutExpired) as error:
+        print(f"demo: failed: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
