@@ -5,6 +5,8 @@ PY      := .venv/bin/python
 STAMP   := .venv/.installed
 export PYTHONPATH := $(CURDIR)
 export ROS_AUTOMATIC_DISCOVERY_RANGE ?= LOCALHOST
+# one torch thread per process: tests run several processes on few cores, and oversubscribed OpenMP threads spin
+unit: export OMP_NUM_THREADS ?= 1
 
 .PHONY: venv system-deps test lint typecheck unit demo bench clean
 

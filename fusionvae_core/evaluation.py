@@ -1,0 +1,293 @@
+"""The paper's evaluation (sec. 5.5, tables 1–3, fig. 3): NLL in bits/dim and MSE_min per view count K.
+
+Every model sees the same fixed-seed items with K = 0, 1, 2, 3 views (the K-view input is the first K of the
+item's three fixed views). Latent-variable models (FusionVAE, CVAE) get the importance-sampled NLL
+(`metrics.nll_bpd`) and MSE_min over prior samples (`metrics.mse_min`); deterministic predictors (FCN, the view
+mean/max references) only an MSE, which is their MSE_min for any number of (identical) samples. Results become
+the paper's table layout (markdown, CSV) and a figure of inputs, target and hypotheses per model.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, cast
+
+import numpy as np
+import torch
+from PIL import Image, ImageDraw, ImageFont
+from tqdm import tqdm
+
+from fusionvae_core.data import FusionDataset, make_loader
+from fusionvae_core.metrics import DEFAULT_CHUNK_SIZE, mse_min, nll_bpd
+from fusionvae_core.model import FusionVAE
+
+VIEW_COUNTS = (0, 1, 2, 3)
+TABLE_SCALE = 100.0  # the paper reports both metrics in units of 1e-2
+FIGURE_HYPOTHESES = 3  # samples per latent-variable model in the figure (the paper's fig. 3)
+FIGURE_EXAMPLES_PER_K = 3  # rows per view count in the figure
+DISPLAY_NAMES = {
+    "fusionvae": "FusionVAE",
+    "fcn": "FCN",
+    "fcn_s": "FCN+S",
+    "cvae": "CVAE",
+    "cvae_s": "CVAE+S",
+    "mean": "view mean",
+    "max": "view max",
+}
+
+
+@dataclass(frozen=True)
+class EvaluationSettings:
+    """Sample counts, batch size, seed (items' views and sampling noise), temperature, item limit and chunk size
+    (samples evaluated together per item: larger is faster on a GPU; estimates agree up to float rounding)."""
+
+    num_importance: int = 100
+    num_samples: int = 100
+    batch_size: int = 100
+    seed: int = 0
+    temperature: float = 1.0
+    max_items: int | None = None
+    chunk_size: int = DEFAULT_CHUNK_SIZE
+
+
+@dataclass
+class ModelScores:
+    """Mean NLL (bits/dim; None for deterministic predictors) and MSE_min per K for one model."""
+
+    name: str
+    mse: dict[int, float] = field(default_factory=dict)
+    nll: dict[int, float] | None = None
+
+    def row(self) -> list[float | None]:
+        """The table row in units of 1e-2: NLL K=0..3, avg (None if undefined), MSE_min K=0..3, avg."""
+        nll: list[float | None] = [None] * (len(VIEW_COUNTS) + 1)
+        if self.nll is not None:
+            nll = _with_average([self.nll[k] for k in VIEW_COUNTS])
+        return [*nll, *_with_average([self.mse[k] for k in VIEW_COUNTS])]
+
+
+def _with_average(values: list[float]) -> list[float | None]:
+    """Values per K and their average, scaled to the table's units."""
+    return [v * TABLE_SCALE for v in [*values, float(np.mean(values))]]
+
+
+def display_name(kind: str) -> str:
+    """The paper's name of a model kind ("cvae_s" -> "CVAE+S"), or the kind itself if unknown."""
+    return DISPLAY_NAMES.get(kind, kind)
+
+
+def is_deterministic(model: Any) -> bool:
+    """Whether `model` predicts one image per input (then it has `predict(views)` and no likelihood estimate)."""
+    return bool(getattr(model, "deterministic", False))
+
+
+def evaluate_model(
+    name: str, model: Any, dataset: FusionDataset, settings: EvaluationSettings, device: torch.device
+) -> ModelScores:
+    """Scores of `model` on `dataset` for every K (see module docstring); per-item values are averaged."""
+    scores = ModelScores(name, nll=None if is_deterministic(model) else {})
+    for k in VIEW_COUNTS:
+        nll_values: list[torch.Tensor] = []
+        mse_values: list[torch.Tensor] = []
+        for views, target in tqdm(evaluation_batches(dataset, settings, k), desc=f"{name} K={k}", disable=None):
+            views, target = views.to(device), target.to(device)
+            if is_deterministic(model):
+                with torch.no_grad():
+                    prediction = model.predict(views)
+                mse_values.append((prediction - target).square().flatten(1).mean(dim=1).cpu())
+                continue
+            # metrics are written against FusionVAE; the CVAE baselines provide the same sampling interface
+            latent_model = cast(FusionVAE, model)
+            chunk, seed = settings.chunk_size, settings.seed
+            nll_values.append(
+                nll_bpd(latent_model, views, target, settings.num_importance, seed=seed, chunk_size=chunk)
+            )
+            errors = mse_min(
+                latent_model,
+                views,
+                target,
+                settings.num_samples,
+                seed=seed,
+                temperature=settings.temperature,
+                chunk_size=chunk,
+            )
+            mse_values.append(errors.cpu())
+        scores.mse[k] = float(torch.cat(mse_values).mean())
+        if scores.nll is not None:
+            scores.nll[k] = float(torch.cat(nll_values).mean())
+    return scores
+
+
+def evaluation_batches(
+    dataset: FusionDataset, settings: EvaluationSettings, k: int
+) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """The evaluation items (the first `max_items`, if set) with K = k views, in batches of `batch_size`."""
+    loader = make_loader(dataset, settings.batch_size, shuffle=False, num_workers=0, seed=settings.seed, fixed_k=k)
+    limit = len(dataset) if settings.max_items is None else min(settings.max_items, len(dataset))
+    batches, seen = [], 0
+    for views, target in loader:
+        if seen >= limit:
+            break
+        keep = min(target.shape[0], limit - seen)
+        batches.append((views[:keep], target[:keep]))
+        seen += keep
+    return batches
+
+
+# ------------------------------------------------------------------------------------------------------ tables
+def table_columns() -> list[str]:
+    """Column names of the results table / CSV after "model" (both metrics in units of 1e-2, as the paper)."""
+    keys = [*(f"K={k}" for k in VIEW_COUNTS), "avg"]
+    return [f"NLL {key}" for key in keys] + [f"MSE_min {key}" for key in keys]
+
+
+def markdown_table(rows: Sequence[tuple[str, Sequence[float | None]]], decimals: int = 2) -> str:
+    """Markdown table (rows = models) with each column's lowest value in bold and "–" for undefined cells."""
+    columns = table_columns()
+    best = [_lowest(values[i] for _, values in rows) for i in range(len(columns))]
+    lines = ["| model | " + " | ".join(columns) + " |", "|---|" + "---:|" * len(columns)]
+    for name, values in rows:
+        cells = []
+        for value, lowest in zip(values, best):
+            if value is None:
+                cells.append("–")
+                continue
+            text = f"{value:.{decimals}f}"
+            cells.append(f"**{text}**" if lowest is not None and math.isclose(value, lowest) else text)
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _lowest(values: Iterable[float | None]) -> float | None:
+    """Smallest defined value, or None if there is none."""
+    return min((v for v in values if v is not None), default=None)
+
+
+def write_csv(path: Path, scores: Sequence[ModelScores]) -> None:
+    """CSV with a "model" column and the table's columns (units of 1e-2; empty where undefined)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["model", *(f"{column} [1e-2]" for column in table_columns())])
+        for score in scores:
+            writer.writerow([score.name, *("" if v is None else f"{v:.6f}" for v in score.row())])
+
+
+def read_csv(path: Path) -> list[tuple[str, list[float | None]]]:
+    """Rows written by `write_csv`: (model name, values in units of 1e-2, None where empty)."""
+    with path.open(newline="", encoding="utf-8") as handle:
+        reader = csv.reader(handle)
+        next(reader)
+        return [(row[0], [float(v) if v else None for v in row[1:]]) for row in reader]
+
+
+# ------------------------------------------------------------------------------------------------------ figure
+def compose_grid(rows: Sequence[Sequence[torch.Tensor | None]], pad: int = 2) -> np.ndarray:
+    """uint8 RGB image [H, W, 3] tiling equally sized images [C, h, w] in [0, 1]; None leaves a dark cell."""
+    first = next(cell for row in rows for cell in row if cell is not None)
+    _, height, width = first.shape
+    columns = max(len(row) for row in rows)
+    grid = np.full((len(rows) * (height + pad) + pad, columns * (width + pad) + pad, 3), 40, dtype=np.uint8)
+    for r, row in enumerate(rows):
+        for c, cell in enumerate(row):
+            if cell is None:
+                continue
+            image = (cell.detach().float().clamp(0, 1).cpu() * 255).round().to(torch.uint8)
+            image = image.expand(3, -1, -1) if image.shape[0] == 1 else image
+            top, left = pad + r * (height + pad), pad + c * (width + pad)
+            grid[top : top + height, left : left + width] = image.permute(1, 2, 0).numpy()
+    return grid
+
+
+@dataclass(frozen=True)
+class FigureLayout:
+    """Geometry of the labelled figure: cell size in pixels after upscaling and the title / label margins."""
+
+    image_size: int
+    scale: int = 2
+    pad: int = 2
+    top_margin: int = 16
+    left_margin: int = 34
+
+    @property
+    def cell(self) -> int:
+        """Pixels per grid cell (image plus padding) after upscaling."""
+        return (self.image_size + self.pad) * self.scale
+
+    def size(self, rows: int, columns: int) -> tuple[int, int]:
+        """(width, height) of the PNG for a grid of `rows` × `columns` images."""
+        return (
+            self.left_margin + (columns * (self.image_size + self.pad) + self.pad) * self.scale,
+            self.top_margin + (rows * (self.image_size + self.pad) + self.pad) * self.scale,
+        )
+
+
+def figure_columns(models: Sequence[tuple[str, Any]]) -> list[tuple[str, int]]:
+    """Column groups of the figure: 3 input views, the target, then each model's hypotheses (1 if deterministic)."""
+    header: list[tuple[str, int]] = [("inputs", 3), ("target", 1)]
+    return header + [(name, 1 if is_deterministic(model) else FIGURE_HYPOTHESES) for name, model in models]
+
+
+def render_figure(
+    path: Path,
+    models: Sequence[tuple[str, Any]],
+    dataset: FusionDataset,
+    device: torch.device,
+    *,
+    seed: int = 0,
+    temperature: float = 1.0,
+) -> None:
+    """PNG like the paper's fig. 3: per K, FIGURE_EXAMPLES_PER_K rows of inputs, target and each model's outputs."""
+    rows: list[list[torch.Tensor | None]] = []
+    labels: list[str] = []
+    with torch.no_grad(), torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(seed)
+        for k in VIEW_COUNTS:
+            loader = make_loader(dataset, FIGURE_EXAMPLES_PER_K, shuffle=False, num_workers=0, seed=seed, fixed_k=k)
+            views, target = next(iter(loader))
+            outputs = [_hypotheses(model, views.to(device), temperature).cpu() for _, model in models]
+            for b in range(target.shape[0]):
+                row: list[torch.Tensor | None] = [views[b, i] if i < k else None for i in range(3)]
+                row.append(target[b])
+                for output in outputs:
+                    row.extend(output[b])
+                rows.append(row)
+                labels.append(f"K={k}")
+    layout = FigureLayout(dataset.image_size)
+    _save_labelled_grid(path, compose_grid(rows, layout.pad), figure_columns(models), labels, layout)
+
+
+def _hypotheses(model: Any, views: torch.Tensor, temperature: float) -> torch.Tensor:
+    """[B, S, C, H, W]: the prediction (S = 1) of a deterministic model, else FIGURE_HYPOTHESES samples."""
+    if is_deterministic(model):
+        return cast(torch.Tensor, model.predict(views)).unsqueeze(1)
+    was_training = model.training
+    model.eval()
+    samples = cast(torch.Tensor, model.sample(views, num_samples=FIGURE_HYPOTHESES, temperature=temperature))
+    model.train(was_training)
+    return samples
+
+
+def _save_labelled_grid(
+    path: Path, grid: np.ndarray, header: list[tuple[str, int]], labels: list[str], layout: FigureLayout
+) -> None:
+    """Upscale the grid, add column-group titles on top and K labels on the left, save as PNG."""
+    scale = layout.scale
+    image = Image.fromarray(grid).resize((grid.shape[1] * scale, grid.shape[0] * scale), Image.Resampling.NEAREST)
+    canvas = Image.new("RGB", layout.size(len(labels), sum(span for _, span in header)), (255, 255, 255))
+    canvas.paste(image, (layout.left_margin, layout.top_margin))
+    draw = ImageDraw.Draw(canvas)
+    font = ImageFont.load_default()
+    column = 0
+    for title, span in header:
+        draw.text((layout.left_margin + layout.pad * scale + column * layout.cell, 2), title, fill=(0, 0, 0), font=font)
+        column += span
+    for row, label in enumerate(labels):
+        top = layout.top_margin + layout.pad * scale + row * layout.cell + layout.cell // 3
+        draw.text((2, top), label, fill=(0, 0, 0), font=font)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    canvas.save(path)

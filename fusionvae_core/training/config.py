@@ -1,0 +1,338 @@
+"""Training configuration: YAML files -> validated frozen dataclasses, with `base:` inheritance and overrides.
+
+A config file has the sections model, data, optim, budget, run and debug (all optional; defaults below). A file
+may name `base: other.yaml` (relative to itself); the sections are merged key by key over the base (the model's
+`overrides` mapping too). Unknown keys and wrongly typed values raise ConfigError naming the file and the key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from fusionvae_core.baselines import BASELINE_KINDS
+from fusionvae_core.config import ModelConfig
+from fusionvae_core.data import DATASET_NAMES, SPLITS
+
+MODEL_KINDS = ("fusionvae", *BASELINE_KINDS)
+
+
+class ConfigError(ValueError):
+    """A training config is invalid; the message names the file (or source) and the offending key."""
+
+
+@dataclass(frozen=True)
+class ModelSection:
+    """Which network: `kind` (fusionvae or a baseline), a ModelConfig `preset` and field `overrides`."""
+
+    kind: str = "fusionvae"
+    preset: str = "fusion_mnist"
+    overrides: dict[str, Any] = field(default_factory=dict)
+
+    def model_config(self) -> ModelConfig:
+        """The FusionVAE config (for baselines: the one they are sized against)."""
+        return ModelConfig.preset(self.preset, **self.overrides)
+
+
+@dataclass(frozen=True)
+class DataSection:
+    """Dataset name, root (None: embedded/default), loader workers, evaluation split and optional subsets."""
+
+    dataset: str = "fusion_mnist"
+    data_root: str | None = None
+    num_workers: int = 2
+    eval_split: str = "val"
+    train_items: int | None = None  # use only the first N training items (tests, smoke runs)
+    eval_items: int | None = None  # use only the first N evaluation items
+
+
+@dataclass(frozen=True)
+class OptimSection:
+    """AdaMax with a linear warm-up then cosine decay lr -> lr_min; gradient clipping and the skip guard."""
+
+    lr: float = 1e-2
+    lr_min: float = 1e-4
+    warmup_steps: int = 100
+    betas: tuple[float, ...] = (0.9, 0.999)
+    weight_decay: float = 0.0
+    grad_clip: float | None = None  # clip the global gradient norm to this value (None: no clipping)
+    skip_threshold: float | None = None  # skip updates whose gradient norm exceeds this (VDVAE); None: only NaN/Inf
+
+
+@dataclass(frozen=True)
+class BudgetSection:
+    """Global batch size (split evenly across torchrun processes) and the length: epochs or max_steps."""
+
+    batch_size: int = 64
+    epochs: int | None = None
+    max_steps: int | None = None
+
+
+@dataclass(frozen=True)
+class RunSection:
+    """Seed, precision, compilation and the logging / evaluation / checkpoint intervals (in steps)."""
+
+    seed: int = 0
+    bf16: bool = True  # bf16 autocast on CUDA (ignored on CPU)
+    compile: bool = False  # torch.compile the model
+    log_interval: int = 10
+    eval_interval: int = 500
+    eval_batches: int = 4
+    ckpt_interval: int = 500
+    grid_examples: int = 4  # examples per view count K in the TensorBoard sample grid
+
+
+@dataclass(frozen=True)
+class DebugSection:
+    """Test-only hooks: `nan_at_steps` turns the loss of these (0-based) steps into NaN to exercise the guard."""
+
+    nan_at_steps: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """A complete, validated training configuration (see module docstring)."""
+
+    name: str = "custom"
+    model: ModelSection = field(default_factory=ModelSection)
+    data: DataSection = field(default_factory=DataSection)
+    optim: OptimSection = field(default_factory=OptimSection)
+    budget: BudgetSection = field(default_factory=BudgetSection)
+    run: RunSection = field(default_factory=RunSection)
+    debug: DebugSection = field(default_factory=DebugSection)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain nested dict of YAML-able values (tuples become lists)."""
+        return _plain(dataclasses.asdict(self))
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any], source: str = "config") -> TrainConfig:
+        """Validated config from a nested mapping; `source` names the origin in error messages."""
+        values = _mapping(values, source, "")
+        _reject_unknown(values, {f.name for f in dataclasses.fields(cls)}, source, "")
+        sections: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            if f.name == "name":
+                continue
+            section_type = typing.get_type_hints(cls)[f.name]
+            sections[f.name] = _build_section(section_type, values.get(f.name, {}), source, f.name)
+        name = values.get("name", "custom")
+        if not isinstance(name, str):
+            raise ConfigError(f"{source}: name: expected a string, got {name!r}")
+        config = cls(name=name, **sections)
+        _check_values(config, source)
+        return config
+
+
+def load_config(path: str | Path, overrides: list[str] | None = None) -> TrainConfig:
+    """Read a YAML config (following `base:`), apply `section.key=value` overrides and validate."""
+    path = Path(path)
+    values = _read_with_bases(path, seen=())
+    values.setdefault("name", path.stem)
+    for item in overrides or []:
+        apply_override(values, item, str(path))
+    return TrainConfig.from_dict(values, source=str(path))
+
+
+def apply_override(values: dict[str, Any], item: str, source: str) -> None:
+    """Set `section.key=value` (value parsed as YAML) in a nested config mapping, in place."""
+    key, sep, raw = item.partition("=")
+    parts = key.strip().split(".")
+    if not sep or not all(parts):
+        raise ConfigError(f"{source}: override {item!r}: expected section.key=value, e.g. optim.lr=0.005")
+    target = values
+    for part in parts[:-1]:
+        target = target.setdefault(part, {})
+        if not isinstance(target, dict):
+            raise ConfigError(f"{source}: override {item!r}: {part} is not a section")
+    try:
+        target[parts[-1]] = yaml.safe_load(raw)
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{source}: override {item!r}: value is not valid YAML ({error})") from None
+
+
+def config_differences(first: TrainConfig, second: TrainConfig) -> list[str]:
+    """Dotted keys whose values differ between two configs (for resume checks)."""
+    a, b = _flatten(first.to_dict()), _flatten(second.to_dict())
+    return sorted(key for key in a.keys() | b.keys() if a.get(key) != b.get(key))
+
+
+# ------------------------------------------------------------------------------------------------- internals
+def _read_with_bases(path: Path, seen: tuple[Path, ...]) -> dict[str, Any]:
+    """Load `path` and merge it over its `base:` chain."""
+    resolved = path.resolve()
+    if resolved in seen:
+        raise ConfigError(f"{path}: `base:` chain loops back to this file")
+    try:
+        values = yaml.safe_load(path.read_text()) or {}
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot read config ({error.strerror or error})") from None
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: not valid YAML ({error})") from None
+    values = _mapping(values, str(path), "")
+    base = values.pop("base", None)
+    if base is None:
+        return values
+    if not isinstance(base, str):
+        raise ConfigError(f"{path}: base: expected a file name, got {base!r}")
+    merged = _read_with_bases(path.parent / base, (*seen, resolved))
+    merged.pop("name", None)
+    return _merge(merged, values)
+
+
+def _merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    """Recursive dict merge: mappings merge key by key, other values replace."""
+    result = dict(base)
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(result.get(key), dict):
+            result[key] = _merge(result[key], value)
+        else:
+            result[key] = value
+    return result
+
+
+def _mapping(values: Any, source: str, where: str) -> dict[str, Any]:
+    """`values` if it is a mapping with string keys, else ConfigError."""
+    if not isinstance(values, dict) or not all(isinstance(k, str) for k in values):
+        label = f"section {where!r}" if where else "top level"
+        raise ConfigError(f"{source}: {label}: expected a mapping of keys to values, got {type(values).__name__}")
+    return values
+
+
+def _reject_unknown(values: dict[str, Any], known: set[str], source: str, where: str) -> None:
+    """ConfigError naming the first unknown key and listing the valid ones."""
+    unknown = sorted(set(values) - known)
+    if unknown:
+        key = f"{where}.{unknown[0]}" if where else unknown[0]
+        raise ConfigError(
+            f"{source}: unknown key {key!r}; valid keys{' in ' + where if where else ''}: {sorted(known)}"
+        )
+
+
+def _build_section(section_type: Any, values: Any, source: str, where: str) -> Any:
+    """Instantiate a section dataclass from a mapping, checking keys and value types."""
+    values = _mapping(values if values is not None else {}, source, where)
+    hints = typing.get_type_hints(section_type)
+    _reject_unknown(values, set(hints), source, where)
+    checked = {key: _check_type(value, hints[key], source, f"{where}.{key}") for key, value in values.items()}
+    return section_type(**checked)
+
+
+def _check_type(value: Any, expected: Any, source: str, key: str) -> Any:
+    """Return `value` converted to the field type (lists -> tuples, int -> float) or raise ConfigError."""
+    options = typing.get_args(expected) if isinstance(expected, types.UnionType) else (expected,)
+    for option in options:
+        ok, converted = _convert(value, option)
+        if ok:
+            return converted
+    raise ConfigError(f"{source}: {key}: expected {_type_name(expected)}, got {value!r}")
+
+
+def _convert(value: Any, option: Any) -> tuple[bool, Any]:
+    """(True, converted value) if `value` fits the type `option`, else (False, None)."""
+    if option is type(None):
+        return value is None, None
+    if option is bool:
+        return isinstance(value, bool), value
+    if option is int:
+        return isinstance(value, int) and not isinstance(value, bool), value
+    if option is float:
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        return ok, float(value) if ok else None
+    if option is str:
+        return isinstance(value, str), value
+    origin = typing.get_origin(option)
+    if origin is tuple:
+        (item_type, _) = typing.get_args(option)
+        if not isinstance(value, list | tuple):
+            return False, None
+        items = [_convert(item, item_type) for item in value]
+        return all(ok for ok, _ in items), tuple(item for _, item in items)
+    if origin is dict:
+        return isinstance(value, dict) and all(isinstance(k, str) for k in value), value
+    raise TypeError(f"unsupported config field type {option!r}")
+
+
+def _type_name(expected: Any) -> str:
+    """Readable name of a field type for error messages."""
+    names = {int: "an integer", float: "a number", bool: "true/false", str: "a string", type(None): "null"}
+    options = typing.get_args(expected) if isinstance(expected, types.UnionType) else (expected,)
+    parts = [names.get(option, "a list" if typing.get_origin(option) is tuple else "a mapping") for option in options]
+    return " or ".join(parts)
+
+
+def _check_values(config: TrainConfig, source: str) -> None:
+    """Range and consistency checks that the types alone cannot express."""
+
+    def fail(key: str, message: str) -> typing.NoReturn:
+        raise ConfigError(f"{source}: {key}: {message}")
+
+    if config.model.kind not in MODEL_KINDS:
+        fail("model.kind", f"expected one of {MODEL_KINDS}, got {config.model.kind!r}")
+    try:
+        config.model.model_config()
+    except ValueError as error:
+        fail("model", str(error))
+    if config.data.dataset not in DATASET_NAMES:
+        fail("data.dataset", f"expected one of {DATASET_NAMES}, got {config.data.dataset!r}")
+    if config.data.eval_split not in SPLITS:
+        fail("data.eval_split", f"expected one of {SPLITS}, got {config.data.eval_split!r}")
+    positive = {
+        "data.train_items": config.data.train_items,
+        "data.eval_items": config.data.eval_items,
+        "budget.batch_size": config.budget.batch_size,
+        "budget.epochs": config.budget.epochs,
+        "budget.max_steps": config.budget.max_steps,
+        "run.log_interval": config.run.log_interval,
+        "run.eval_interval": config.run.eval_interval,
+        "run.eval_batches": config.run.eval_batches,
+        "run.ckpt_interval": config.run.ckpt_interval,
+        "run.grid_examples": config.run.grid_examples,
+        "optim.lr": config.optim.lr,
+        "optim.lr_min": config.optim.lr_min,
+        "optim.grad_clip": config.optim.grad_clip,
+        "optim.skip_threshold": config.optim.skip_threshold,
+    }
+    for key, value in positive.items():
+        if value is not None and value <= 0:
+            fail(key, f"must be > 0, got {value}")
+    if config.data.num_workers < 0:
+        fail("data.num_workers", f"must be >= 0, got {config.data.num_workers}")
+    if config.optim.warmup_steps < 0:
+        fail("optim.warmup_steps", f"must be >= 0, got {config.optim.warmup_steps}")
+    if config.optim.lr_min > config.optim.lr:
+        fail("optim.lr_min", f"must not exceed optim.lr ({config.optim.lr}), got {config.optim.lr_min}")
+    if len(config.optim.betas) != 2 or not all(0.0 <= b < 1.0 for b in config.optim.betas):
+        fail("optim.betas", f"expected two numbers in [0, 1), got {list(config.optim.betas)}")
+    if config.optim.weight_decay < 0:
+        fail("optim.weight_decay", f"must be >= 0, got {config.optim.weight_decay}")
+    if (config.budget.epochs is None) == (config.budget.max_steps is None):
+        fail("budget", "set exactly one of epochs and max_steps")
+    if any(step < 0 for step in config.debug.nan_at_steps):
+        fail("debug.nan_at_steps", f"steps are 0-based and >= 0, got {list(config.debug.nan_at_steps)}")
+
+
+def _plain(value: Any) -> Any:
+    """Tuples -> lists, recursively (YAML/JSON-friendly)."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _flatten(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested mapping -> {dotted.key: value}."""
+    flat: dict[str, Any] = {}
+    for key, value in values.items():
+        if isinstance(value, dict) and value:
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat

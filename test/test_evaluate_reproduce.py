@@ -1,0 +1,77 @@
+"""training/reproduce_fusion_mnist.py end to end on a tiny budget: it resumes an interrupted run, trains the missing
+ones through train.py, evaluates, writes the report, keeps finished runs on a second call and refuses runs made
+with another budget."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from test_train_helpers import checkpoint_of
+
+from fusionvae_core.training import CHECKPOINT_FILE
+from fusionvae_core.training.logging import read_metrics
+from training import reproduce_fusion_mnist as reproduce
+from training import train
+
+TINY = {
+    "model.preset": "tiny",
+    "model.overrides.image_size": 32,
+    "data.train_items": 32,
+    "data.eval_items": 4,
+    "data.num_workers": 0,
+    "run.eval_batches": 1,
+    "run.grid_examples": 1,
+    "optim.warmup_steps": 1,
+}
+
+
+@pytest.mark.slow  # seven real train.py / evaluate.py processes (~60-80 s on 2 shared cores)
+def test_reproduction_resumes_trains_evaluates_reports_and_is_idempotent(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    runs, out = tmp_path / "runs", tmp_path / "results" / "fusion_mnist.md"
+    arguments = ["--steps", "2", "--batch-size", "4", "--nll-samples", "2", "--mse-samples", "2", "--items", "4"]
+    arguments += ["--runs-dir", str(runs), "--out", str(out)]
+    arguments += [part for key, value in TINY.items() for part in ("--set", f"{key}={value}")]
+    # an interrupted FusionVAE run, started with exactly the command the script uses, stopped after one step
+    overrides = reproduce.training_overrides(reproduce.parse_args(arguments))
+    sets = [part for item in overrides for part in ("--set", item)]
+    fusionvae_dir = runs / "fusionvae"
+    first = ["--config", str(reproduce.config_path("fusionvae")), "--run-dir", str(fusionvae_dir), *sets]
+    assert train.main([*first, "--stop-at-step", "1"]) == 0
+    capsys.readouterr()
+
+    assert reproduce.main(arguments) == 0
+    printed = capsys.readouterr().out
+    assert "fusionvae: " in printed and "(stopped), resuming" in printed
+    assert all(f"{kind}: training into" in printed for kind in ("fcn", "fcn_s", "cvae", "cvae_s"))
+    assert [record["step"] for record in read_metrics(fusionvae_dir)] == [0, 1]
+    for kind in reproduce.TRAINING_ORDER:
+        payload = checkpoint_of(runs / kind)
+        assert payload["meta"]["status"] == "finished" and payload["train_state"]["step"] == 2
+        assert payload["model_kind"] == kind
+
+    report = out.read_text()
+    assert "python training/reproduce_fusion_mnist.py --steps 2" in report
+    assert "4000/500/500" in report and "seed 0" in report and "first 4 test items" in report
+    assert report.count("| 2 × 4 |") == 5 and "CPU process" in report
+    measured = report.split("## Measured here")[1].split("## Paper")[0]
+    rows = [line.split("|")[1].strip() for line in measured.splitlines() if line.startswith("| ")][1:]
+    assert rows == ["FCN", "FCN+S", "CVAE", "CVAE+S", "FusionVAE", "view mean", "view max"]
+    assert re.search(r"\| FusionVAE \| [\d.*]+ \|", measured), "FusionVAE has NLL numbers"
+    paper = report.split("## Paper")[1]
+    assert "| FusionVAE | **15.93** | **14.17** | 13.70 | 13.48 | **14.39** |" in paper and "**1.45**" in paper
+    figure = out.parent / "fusion_mnist" / "figure.png"
+    assert figure.is_file() and "(fusion_mnist/figure.png)" in report
+
+    stamps = {kind: (runs / kind / CHECKPOINT_FILE).stat().st_mtime_ns for kind in reproduce.TRAINING_ORDER}
+    assert reproduce.main(arguments) == 0
+    printed = capsys.readouterr().out
+    assert printed.count("is finished, kept") == 5 and "training into" not in printed
+    assert stamps == {kind: (runs / kind / CHECKPOINT_FILE).stat().st_mtime_ns for kind in reproduce.TRAINING_ORDER}
+
+    assert reproduce.main([*arguments, "--steps", "3"]) == 2
+    err = capsys.readouterr().err
+    assert "different config (budget.max_steps)" in err and len(err.strip().splitlines()) == 1
