@@ -1,0 +1,73 @@
+"""training/ship_model.py turns a finished run into a model folder the node can load, with honest metrics.md."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fusionvae_core.checkpoint import file_sha256, load_checkpoint
+from fusionvae_core.inference import load_backend
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _python(script: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(REPO / "training" / script), *args], capture_output=True, text=True, timeout=600
+    )
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    run_dir = tmp_path_factory.mktemp("ship") / "run"
+    train = _python(
+        "train.py", "--config", str(REPO / "training/configs/tiny.yaml"), "--run-dir", str(run_dir),
+        "--set", "budget.max_steps=3", "--set", "run.eval_interval=100",
+    )  # fmt: skip
+    assert train.returncode == 0, train.stderr
+    return run_dir
+
+
+def test_shipped_folder_holds_a_loadable_model_and_metrics(finished_run: Path, tmp_path: Path) -> None:
+    out = tmp_path / "models" / "tiny"
+    ship = _python(
+        "ship_model.py", "--run-dir", str(finished_run), "--out", str(out),
+        "--items", "8", "--nll-samples", "2", "--mse-samples", "2",
+    )  # fmt: skip
+    assert ship.returncode == 0, ship.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["checkpoint.pt", "metrics.md", "model.onnx"]
+    assert not list(out.parent.glob(".ship_*")), "temporary folder left behind"
+
+    shipped = load_checkpoint(out / "checkpoint.pt")
+    source = load_checkpoint(finished_run / "checkpoints" / "last.pt")
+    assert shipped["train_state"] == {}, "optimiser state must not be shipped"
+    assert shipped["meta"]["steps"] == 3 and shipped["meta"]["train_config"]["budget"]["max_steps"] == 3
+    for name, weights in source["state_dict"].items():
+        assert np.array_equal(weights.numpy(), shipped["state_dict"][name].numpy()), name
+
+    backend = load_backend(str(out / "model.onnx"), backend="onnxruntime", device="cpu")
+    assert backend.metadata.source_checkpoint_sha256 == file_sha256(out / "checkpoint.pt")
+    views = np.random.default_rng(0).integers(0, 256, (1, 2, backend.image_size, backend.image_size, 1), np.uint8)
+    assert backend.infer(views, num_samples=2, seed=0).hypotheses.shape == (1, 2, 32, 32, 1)
+
+    metrics = (out / "metrics.md").read_text()
+    assert "3 steps x batch 16" in metrics and "training/evaluate.py" in metrics and "--out EVAL_DIR" in metrics
+    assert "NLL" in metrics and "MSE" in metrics  # evaluate.py's table is embedded
+
+
+def test_an_unfinished_run_is_refused_and_nothing_is_written(finished_run: Path, tmp_path: Path) -> None:
+    stopped = tmp_path / "stopped"
+    train = _python(
+        "train.py", "--config", str(REPO / "training/configs/tiny.yaml"), "--run-dir", str(stopped),
+        "--stop-at-step", "1",
+    )  # fmt: skip
+    assert train.returncode == 0, train.stderr
+    out = tmp_path / "models" / "x"
+    ship = _python("ship_model.py", "--run-dir", str(stopped), "--out", str(out))
+    assert ship.returncode == 2
+    assert "not 'finished'" in ship.stderr and ship.stderr.count("\n") == 1
+    assert not out.exists()

