@@ -45,10 +45,14 @@ test: lint typecheck unit
 demo: venv
 	$(PY) -m fusionvae_ros.demo
 
+# Each benchmark's output goes to results/bench_<name>.txt, headed by the command, date and hardware.
+BENCHES := model_throughput inference node_latency
 bench: venv
-	$(PY) bench/model_throughput.py
-	$(PY) bench/inference.py
-	$(PY) bench/node_latency.py
+	@mkdir -p results
+	@for b in $(BENCHES); do \
+	  { echo "$$ $(PY) bench/$$b.py"; date -u; echo "$$(nproc) CPUs: $$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2)"; \
+	    OMP_NUM_THREADS=$$(nproc) $(PY) bench/$$b.py; } 2>&1 | tee results/bench_$$b.txt; \
+	done
 
 clean:
 	rm -rf build install log demo_output .pytest_cache .mypy_cache .ruff_cache
