@@ -24,7 +24,7 @@ from fusionvae_ros.bag.grid import write_grid
 from fusionvae_ros.bag.help_format import DefaultsHelpFormatter
 from fusionvae_ros.bag.make_bag import CameraTiming, MakeBagOptions, make_bag
 from fusionvae_ros.bag.score import build_report, load_ground_truth, load_outputs, match_outputs
-from fusionvae_ros.model_location import resolve_model_path
+from fusionvae_ros.package_files import DDS_PROFILE_VARIABLE, LARGE_IMAGE_DDS_PROFILE, resolve_model_path, shipped_file
 
 STARTUP_TIMEOUT_S = 60.0
 SETTLE_S = 5.0  # after the replay, how long the recorder may take to see the last sets
@@ -78,16 +78,21 @@ def wait_for(
 
 
 def ros_environment(domain_id: int) -> dict[str, str]:
-    """Environment of the demo's ROS processes: a private domain, discovery on this machine only."""
+    """Environment of the demo's ROS processes: a private domain, discovery on this machine only, and the
+    package's Fast DDS profile for large images unless FASTDDS_DEFAULT_PROFILES_FILE is set (empty: none)."""
     repo = str(Path(__file__).resolve().parents[1])
     python_path = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
-    return {
+    environment = {
+        DDS_PROFILE_VARIABLE: str(shipped_file(LARGE_IMAGE_DDS_PROFILE)),
         **os.environ,
         "ROS_DOMAIN_ID": str(domain_id),
         "ROS_AUTOMATIC_DISCOVERY_RANGE": "LOCALHOST",
         "PYTHONPATH": os.pathsep.join([*python_path, repo] if repo not in python_path else python_path),
         "PYTHONUNBUFFERED": "1",
     }
+    if not environment[DDS_PROFILE_VARIABLE]:
+        del environment[DDS_PROFILE_VARIABLE]  # Fast DDS logs an error for an empty path
+    return environment
 
 
 def node_command(model: Path, num_hypotheses: int, seed: int) -> list[str]:
@@ -154,7 +159,13 @@ def run_demo(model: Path, args: argparse.Namespace) -> None:
     input_bag, fused_bag = out / "input_bag", out / "fused_bag"
     for previous in (out / SCORE_FILE, out / GRID_FILE):  # an earlier run's results must not pass for this run's
         previous.unlink(missing_ok=True)
-    options = MakeBagOptions(num_sets=args.num_sets, seed=args.seed, timing=CameraTiming(rate_hz=args.rate))
+    options = MakeBagOptions(
+        num_sets=args.num_sets,
+        seed=args.seed,
+        width=args.width,
+        height=args.height,
+        timing=CameraTiming(rate_hz=args.rate),
+    )
     print(f"demo: {make_bag(input_bag, options, overwrite=True).describe()}", flush=True)
     print(f"demo: fusion_node with {model} (ROS_DOMAIN_ID={args.domain_id}), replaying at {args.rate} Hz", flush=True)
     fuse_live(input_bag, fused_bag, model, args.num_hypotheses, args.seed, args.domain_id, out)
@@ -198,6 +209,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--rate", type=float, default=10.0, help="view sets per second in the bag (and the replay)")
     parser.add_argument("--num-hypotheses", type=int, default=4, help="hypotheses the node samples per set")
     parser.add_argument("--seed", type=int, default=0, help="seed of the bag and of the node's per-set noise")
+    parser.add_argument("--width", type=int, help="stretch the camera images to this width, e.g. 640 (needs --height)")
+    parser.add_argument("--height", type=int, help="stretch the camera images to this height, e.g. 480 (needs --width)")
     parser.add_argument(
         "--domain-id",
         type=int,

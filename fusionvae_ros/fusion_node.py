@@ -38,8 +38,8 @@ from std_msgs.msg import Header
 from fusionvae_ros.diagnostics import FusionStats
 from fusionvae_ros.fusion import MODEL_ENCODINGS, fuse_views, prepare_view
 from fusionvae_ros.image_codec import ImageFormatError, decode_image, encode_image
-from fusionvae_ros.model_location import resolve_model_path
 from fusionvae_ros.noise_seed import set_noise_seed
+from fusionvae_ros.package_files import resolve_model_path
 from fusionvae_ros.params import (
     MAX_NUM_HYPOTHESES,
     RUNTIME_PARAMETERS,

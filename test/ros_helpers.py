@@ -31,6 +31,8 @@ from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image
 
+from fusionvae_ros.demo import ros_environment as demo_ros_environment
+
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED_MODEL = REPO / "models" / "fusion_mnist" / "model.onnx"
 _domain_counter = itertools.count()
@@ -42,19 +44,9 @@ def unique_domain_id() -> int:
 
 
 def ros_environment(domain_id: int) -> dict[str, str]:
-    """Environment for a ROS process of the test: own domain, loopback discovery, the repo importable."""
-    python_path = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
-    if str(REPO) not in python_path:
-        python_path.append(str(REPO))
-    return {
-        **os.environ,
-        "ROS_DOMAIN_ID": str(domain_id),
-        "ROS_AUTOMATIC_DISCOVERY_RANGE": "LOCALHOST",
-        "PYTHONPATH": os.pathsep.join(python_path),
-        "PYTHONUNBUFFERED": "1",
-        "RCUTILS_LOGGING_BUFFERED_STREAM": "0",
-        "RCUTILS_COLORIZED_OUTPUT": "0",
-    }
+    """Environment for a ROS process of the test: the demo's (own domain, loopback discovery, the repo importable,
+    the package's large-image DDS profile) with unbuffered, uncoloured logs."""
+    return {**demo_ros_environment(domain_id), "RCUTILS_LOGGING_BUFFERED_STREAM": "0", "RCUTILS_COLORIZED_OUTPUT": "0"}
 
 
 @dataclass(frozen=True)

@@ -64,6 +64,7 @@ def test_colcon_build_installs_executables_and_share_files(workspace: Path) -> N
     assert (share / "package.xml").is_file()
     assert (share / "launch" / "fuse.launch.py").is_file()
     assert (share / "config" / "fusionvae.yaml").is_file()
+    assert (share / "config" / "fastdds_large_images.xml").is_file()  # fuse.launch.py's default dds_profile
     # the node's default model_path resolves here through the ament index
     assert (share / "models" / "fusion_mnist" / "model.onnx").is_file()
     site = next((prefix / "lib").glob("python3*/site-packages"))
