@@ -11,18 +11,25 @@ the node overhead = end-to-end minus backend inference time (the node reports th
 /diagnostics), target <= 2 ms p50 at 640x480, and the node's own share = overhead minus the relay's latency.
 A micro-benchmark shows why Image.data is filled with array.frombytes.
 
+All of it runs twice, in a fresh process per setup because Fast DDS reads its XML profile once per process: with
+Fast DDS's default transports, and with the package's config/fastdds_large_images.xml (shared memory large enough
+for whole images) in every process, as the demo and fuse.launch.py run the node. A last table compares the two.
+
 Model: --model, else models/fusion_mnist/model.onnx if present, else a randomly initialised `tiny` preset
 exported to ONNX (the output says which). All numbers depend on the machine's load: compare ratios, and only
 within one run.
 
     .venv/bin/python bench/node_latency.py [--quick] [--model PATH] [--sizes 64x64,640x480] [--rates 10,30,...]
+                                           [--dds-profile PATH|none]   (one setup only)
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -46,6 +53,8 @@ from ros_helpers import (  # noqa: E402
     unique_domain_id,
 )
 from sensor_msgs.msg import Image  # noqa: E402
+
+from fusionvae_ros.package_files import DDS_PROFILE_VARIABLE, LARGE_IMAGE_DDS_PROFILE, shipped_file  # noqa: E402
 
 CAMERAS = ["bench/cam0", "bench/cam1", "bench/cam2"]
 CAMERA_OFFSET_NS = 1000  # camera c is stamped c microseconds after camera 0
@@ -155,8 +164,8 @@ def running(parameters: dict[str, object], log_dir: Path, command: tuple[str, ..
         node.stop()
 
 
-def bench_size(model_path: Path, size: tuple[int, int], plan: Plan, log_dir: Path) -> str:
-    """Relay baseline and fusion node at one camera resolution; the summary line."""
+def bench_size(model_path: Path, size: tuple[int, int], plan: Plan, log_dir: Path) -> dict:
+    """Relay baseline and fusion node at one camera resolution; their measurements (JSON-ready)."""
     label = f"{size[0]}x{size[1]}"
     print(f"\n== three cameras {label} rgb8 -> {NUM_HYPOTHESES} hypotheses, onnxruntime CPU, reliable QoS ==")
     with running({}, log_dir, RELAY_COMMAND) as harness:
@@ -185,10 +194,17 @@ def bench_size(model_path: Path, size: tuple[int, int], plan: Plan, log_dir: Pat
         f"inside the node (view received -> outputs published, minus backend): "
         f"{float(report['overhead_ms_p50']):.2f} ms"
     )
-    rate_ratio = f"{node.best_rate / relay.best_rate:.2f}" if node.best_rate and relay.best_rate else "n/a"
+    return {"size": label, "relay": relay.__dict__, "node": node.__dict__, "backend_ms": backend}
+
+
+def summary_row(row: dict) -> str:
+    """One line of a setup's summary table."""
+    relay, node, backend = Measured(**row["relay"]), Measured(**row["node"]), row["backend_ms"]
+    overhead, rates = node.p50_ms - backend, (node.best_rate, relay.best_rate)
+    rate_ratio = f"{rates[0] / rates[1]:.2f}" if all(rates) else "n/a"
     return (
-        f"{label:>8} | {relay.p50_ms:6.2f} {relay.p99_ms:7.2f} | {node.p50_ms:6.2f} {node.p99_ms:7.2f} | "
-        f"{backend:7.2f} | {overhead:8.2f} {overhead / OVERHEAD_TARGET_MS:5.2f} | {own_share:6.2f} | "
+        f"{row['size']:>8} | {relay.p50_ms:6.2f} {relay.p99_ms:7.2f} | {node.p50_ms:6.2f} {node.p99_ms:7.2f} | "
+        f"{backend:7.2f} | {overhead:8.2f} {overhead / OVERHEAD_TARGET_MS:5.2f} | {overhead - relay.p50_ms:6.2f} | "
         f"{relay.best_rate or 0:5.0f} {node.best_rate or 0:5.0f} {rate_ratio:>5}"
     )
 
@@ -265,10 +281,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--latency-sets", type=int, help="sets for the latency percentiles (default 100, quick 30)")
     parser.add_argument("--quick", action="store_true", help="fewer sets and rates: a smoke run of a minute or so")
     parser.add_argument(
-        "--dds-transport",
-        help="FASTDDS_BUILTIN_TRANSPORTS for every process, e.g. SHM or 'SHM?max_msg_size=2MB&sockets_size=8MB' "
-        "(default: the environment's)",
+        "--dds-profile",
+        help="measure one setup only: this Fast DDS XML profile in every process, or 'none' for Fast DDS's "
+        "defaults (default: both, one after the other)",
     )
+    parser.add_argument("--summary-json", type=Path, help=argparse.SUPPRESS)  # internal: a setup's rows for main
     parser.add_argument("--relay", action="store_true", help=argparse.SUPPRESS)  # internal: the baseline node
     return parser.parse_known_args()[0]  # the relay's --ros-args follow
 
@@ -279,8 +296,15 @@ def main() -> None:
     if args.relay:
         relay_main()
         return
-    if args.dds_transport:
-        os.environ["FASTDDS_BUILTIN_TRANSPORTS"] = args.dds_transport  # inherited by the node and the relay
+    if not args.dds_profile:
+        compare_dds_setups()
+        return
+    log_dir = Path(tempfile.mkdtemp(prefix="node_latency_"))
+    profile = Path(args.dds_profile).resolve()
+    if args.dds_profile == "none":  # a profile file without profiles: Fast DDS's defaults, and no error logged
+        profile = log_dir / "no_profiles.xml"
+        profile.write_text('<dds xmlns="http://www.eprosima.com"><profiles/></dds>\n')
+    os.environ[DDS_PROFILE_VARIABLE] = str(profile)  # this process (its first rclpy context), node and relay
     default_rates = "10,30,90" if args.quick else "10,20,30,60,90,120,180,240"
     plan = Plan(
         latency_sets=args.latency_sets or (30 if args.quick else 100),
@@ -299,17 +323,43 @@ def main() -> None:
     else:
         which = "NO shipped model yet: a randomly initialised `tiny` preset exported to ONNX"
     sizes = [tuple(int(v) for v in size.split("x")) for size in args.sizes.split(",")]
-    log_dir = Path(tempfile.mkdtemp(prefix="node_latency_"))
-    transport = os.environ.get("FASTDDS_BUILTIN_TRANSPORTS", "Fast DDS default")
     print(f"model: {model_path} ({which})")
-    print(f"DDS transports: {transport}; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
-    print(f"node logs in {log_dir}")
-    image_fill_bench()
+    print(f"DDS setup: {args.dds_profile}; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    print(f"node logs in {log_dir}", flush=True)
     rows = [bench_size(model_path, size, plan, log_dir) for size in sizes]
-    print("\n== summary (ms; rates in Hz with < 1 % lost sets; ratio = overhead / 2 ms target) ==")
-    print("    size | relay p50    p99 |  node p50    p99 | backend | overhead ratio |  own | relay  node ratio")
+    print(f"\n== summary, DDS setup {args.dds_profile} {SUMMARY_LEGEND}")
+    print(SUMMARY_HEADER)
     for row in rows:
-        print(row)
+        print(summary_row(row))
+    if args.summary_json:
+        args.summary_json.write_text(json.dumps(rows))
+
+
+SUMMARY_LEGEND = "(ms; rates in Hz with < 1 % lost sets; ratio = overhead / 2 ms target) =="
+SUMMARY_HEADER = "    size | relay p50    p99 |  node p50    p99 | backend | overhead ratio |  own | relay  node ratio"
+
+
+def compare_dds_setups() -> None:
+    """The whole benchmark with Fast DDS's defaults, then with the package's profile, each in its own process
+    (the rest of the command line is passed on); then the two summaries next to each other."""
+    image_fill_bench()
+    setups = {"none": "Fast DDS defaults", str(shipped_file(LARGE_IMAGE_DDS_PROFILE)): "package profile"}
+    summaries = {}
+    with tempfile.TemporaryDirectory() as folder:
+        for profile, name in setups.items():
+            print(f"\n######## {name} ########", flush=True)
+            summary = Path(folder) / "summary.json"
+            command = [sys.executable, __file__, *sys.argv[1:], "--dds-profile", profile, "--summary-json", summary]
+            subprocess.run(list(map(str, command)), check=True)
+            summaries[name] = json.loads(summary.read_text())
+    print(f"\n== both DDS setups {SUMMARY_LEGEND}")
+    print(f"{'setup':>18} {SUMMARY_HEADER}")
+    for rows in zip(*summaries.values(), strict=True):
+        for name, row in zip(summaries, rows, strict=True):
+            print(f"{name:>18} {summary_row(row)}")
+    for default, profiled in zip(*summaries.values(), strict=True):
+        ratio = default["node"]["p50_ms"] / profiled["node"]["p50_ms"]
+        print(f"{default['size']}: node latency p50 with Fast DDS defaults / with the package profile = {ratio:.2f}")
 
 
 if __name__ == "__main__":
