@@ -13,7 +13,7 @@ A micro-benchmark shows why Image.data is filled with array.frombytes.
 
 All of it runs twice, in a fresh process per setup because Fast DDS reads its XML profile once per process: with
 Fast DDS's default transports, and with the package's config/fastdds_large_images.xml (shared memory large enough
-for whole images) in every process, as the demo and fuse.launch.py run the node. A last table compares the two.
+for whole images) in every process, as the demo and the tests run theirs. A last table compares the two.
 
 Model: --model, else models/fusion_mnist/model.onnx if present, else a randomly initialised `tiny` preset
 exported to ONNX (the output says which). All numbers depend on the machine's load: compare ratios, and only

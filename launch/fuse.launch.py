@@ -4,19 +4,16 @@
     ros2 launch fusionvae_ros fuse.launch.py camera_topics:=/left/image_raw,/right/image_raw namespace:=robot1
     ros2 launch fusionvae_ros fuse.launch.py params_file:=/path/my_params.yaml use_sim_time:=true
 
-Empty camera_topics / backend / model_path arguments leave the params file's values in force. The node runs with
-the package's Fast DDS profile for large images (config/fastdds_large_images.xml) unless dds_profile names
-another file or FASTDDS_DEFAULT_PROFILES_FILE is set; dds_profile:='' leaves Fast DDS's defaults.
+Empty camera_topics / backend / model_path arguments leave the params file's values in force.
 """
 
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, OpaqueFunction
-from launch.substitutions import EnvironmentVariable, LaunchConfiguration, PathJoinSubstitution
+from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import Node
 from launch_ros.substitutions import FindPackageShare
 
 PACKAGE = "fusionvae_ros"
-DDS_PROFILE_VARIABLE = "FASTDDS_DEFAULT_PROFILES_FILE"
 
 
 def fusion_node(context):
@@ -35,7 +32,6 @@ def fusion_node(context):
         overrides["backend"] = backend
     if model_path:
         overrides["model_path"] = model_path
-    dds_profile = argument("dds_profile")
     return [
         Node(
             package=PACKAGE,
@@ -45,7 +41,6 @@ def fusion_node(context):
             parameters=[argument("params_file"), overrides],
             output="screen",
             emulate_tty=True,
-            additional_env={DDS_PROFILE_VARIABLE: dds_profile} if dds_profile else None,
         )
     ]
 
@@ -79,18 +74,6 @@ def generate_launch_description():
                 "namespace",
                 default_value="",
                 description="namespace for the node and its relative topics (camera inputs, fused/* outputs)",
-            ),
-            DeclareLaunchArgument(
-                "dds_profile",
-                default_value=EnvironmentVariable(
-                    DDS_PROFILE_VARIABLE,
-                    default_value=PathJoinSubstitution(
-                        [FindPackageShare(PACKAGE), "config", "fastdds_large_images.xml"]
-                    ),
-                ),
-                description="Fast DDS XML profile for the node (default: $FASTDDS_DEFAULT_PROFILES_FILE, else the "
-                "package's config/fastdds_large_images.xml, which sends camera-sized images through shared memory "
-                "in one piece); empty = Fast DDS's defaults",
             ),
             DeclareLaunchArgument(
                 "use_sim_time",

@@ -1,9 +1,9 @@
-"""config/fastdds_large_images.xml: the Fast DDS profile the demo, the launch file and these tests run the node with.
+"""config/fastdds_large_images.xml: the Fast DDS profile the demo and these tests start their ROS processes with.
 
 Fast DDS reports a broken profile only in the log (XMLPARSER errors) and then carries on with its defaults, so the
-tests check what the profile does: the node's shared-memory segment (the file in /dev/shm it maps) is the
-profile's 32 MiB instead of the default half megabyte, and three 640x480 cameras replayed from a bag reach the
-node and all come back fused.
+tests check what the profile does: a process started with it maps the profile's 32 MiB shared-memory segment
+(the file in /dev/shm) instead of the default half megabyte, and three 640x480 cameras replayed from a bag reach
+the node and all come back fused.
 """
 
 from __future__ import annotations
