@@ -77,13 +77,15 @@ def wait_for(
         time.sleep(0.05)
 
 
-def ros_environment(domain_id: int) -> dict[str, str]:
-    """Environment of the demo's ROS processes: a private domain, discovery on this machine only, and the
-    package's Fast DDS profile for large images unless FASTDDS_DEFAULT_PROFILES_FILE is set (empty: none)."""
+def ros_environment(domain_id: int, publishes_images: bool = False) -> dict[str, str]:
+    """Environment of the demo's ROS processes: a private domain and discovery on this machine only. A process that
+    ``publishes_images`` also gets the package's Fast DDS profile for camera-sized images, unless
+    FASTDDS_DEFAULT_PROFILES_FILE is set (empty: no profile)."""
     repo = str(Path(__file__).resolve().parents[1])
     python_path = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    profile = str(shipped_file(LARGE_IMAGE_DDS_PROFILE)) if publishes_images else ""
     environment = {
-        DDS_PROFILE_VARIABLE: str(shipped_file(LARGE_IMAGE_DDS_PROFILE)),
+        DDS_PROFILE_VARIABLE: profile,
         **os.environ,
         "ROS_DOMAIN_ID": str(domain_id),
         "ROS_AUTOMATIC_DISCOVERY_RANGE": "LOCALHOST",
@@ -136,7 +138,7 @@ def fuse_live(
         )
         replay = subprocess.run(
             [*bag_cli, "replay", str(input_bag), "--topics", *CAMERA_TOPICS, "--wait-for-subscribers", "2"],
-            env=env,
+            env=ros_environment(domain_id, publishes_images=True),
             capture_output=True,
             text=True,
             timeout=STARTUP_TIMEOUT_S + 2 * duration_s,

@@ -44,8 +44,8 @@ def unique_domain_id() -> int:
 
 
 def ros_environment(domain_id: int) -> dict[str, str]:
-    """Environment for a ROS process of the test: the demo's (own domain, loopback discovery, the repo importable,
-    the package's large-image DDS profile) with unbuffered, uncoloured logs."""
+    """Environment for a ROS process of the test: the demo's (own domain, loopback discovery, the repo importable)
+    with unbuffered, uncoloured logs."""
     return {**demo_ros_environment(domain_id), "RCUTILS_LOGGING_BUFFERED_STREAM": "0", "RCUTILS_COLORIZED_OUTPUT": "0"}
 
 
