@@ -33,7 +33,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,13 +43,11 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "test"))  # the node-process and harness helpers the node tests use
 
 from ros_helpers import (  # noqa: E402
-    FUSION_NODE_COMMAND,
     SHIPPED_MODEL,
-    NodeProcess,
     RosHarness,
     node_test_model,
+    running_node,
     stamp_ns,
-    unique_domain_id,
 )
 from sensor_msgs.msg import Image  # noqa: E402
 
@@ -150,25 +147,11 @@ def measure(harness: RosHarness, size: tuple[int, int], plan: Plan, name: str) -
     return Measured(float(p50), float(p99), lost, best)
 
 
-@contextlib.contextmanager
-def running(parameters: dict[str, object], log_dir: Path, command: tuple[str, ...]) -> Iterator[RosHarness]:
-    """A node process and a harness connected to it on a fresh domain, both stopped afterwards."""
-    domain_id = unique_domain_id()
-    node = NodeProcess(parameters, domain_id, log_dir, command)
-    harness = RosHarness(domain_id, CAMERAS)
-    try:
-        harness.wait_for_node(node)
-        yield harness
-    finally:
-        harness.close()
-        node.stop()
-
-
 def bench_size(model_path: Path, size: tuple[int, int], plan: Plan, log_dir: Path) -> dict:
     """Relay baseline and fusion node at one camera resolution; their measurements (JSON-ready)."""
     label = f"{size[0]}x{size[1]}"
     print(f"\n== three cameras {label} rgb8 -> {NUM_HYPOTHESES} hypotheses, onnxruntime CPU, reliable QoS ==")
-    with running({}, log_dir, RELAY_COMMAND) as harness:
+    with running_node({}, log_dir, CAMERAS, RELAY_COMMAND) as (_, harness):
         relay = measure(harness, size, plan, "baseline relay (DDS + rclpy, no inference)")
     parameters = {
         "camera_topics": CAMERAS,
@@ -180,7 +163,7 @@ def bench_size(model_path: Path, size: tuple[int, int], plan: Plan, log_dir: Pat
         "max_wait": 0.5,  # large frames can trail each other on loopback DDS: keep sets complete
         "seed": 0,
     }
-    with running(parameters, log_dir, FUSION_NODE_COMMAND) as harness:
+    with running_node(parameters, log_dir, CAMERAS) as (_, harness):
         node = measure(harness, size, plan, "fusion node")
         report = harness.diagnostics_after(time.monotonic())
     backend = float(report["backend_ms_p50"])

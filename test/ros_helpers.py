@@ -17,7 +17,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -291,14 +291,31 @@ def camera_image(stamp: int, frame_id: str, size: tuple[int, int] = (48, 40), se
     return msg
 
 
+@contextlib.contextmanager
+def running_node(
+    parameters: dict[str, object],
+    log_dir: Path,
+    camera_topics: list[str],
+    command: tuple[str, ...] = FUSION_NODE_COMMAND,
+) -> Iterator[tuple[NodeProcess, RosHarness]]:
+    """A node process and a harness on ``camera_topics``, connected on a fresh domain; both stopped afterwards."""
+    domain_id = unique_domain_id()
+    node = NodeProcess(parameters, domain_id, log_dir, command)
+    try:
+        harness = RosHarness(domain_id, camera_topics)
+        try:
+            harness.wait_for_node(node)
+            yield node, harness
+        finally:
+            harness.close()
+    finally:
+        node.stop()
+
+
 def run_node(
     request: pytest.FixtureRequest, parameters: dict[str, object], log_dir: Path
 ) -> tuple[NodeProcess, RosHarness]:
-    """Start the node and a harness on a fresh domain; both are torn down when the requesting fixture ends."""
-    domain_id = unique_domain_id()
-    node = NodeProcess(parameters, domain_id, log_dir)
-    request.addfinalizer(node.stop)
-    harness = RosHarness(domain_id, list(parameters["camera_topics"]))
-    request.addfinalizer(harness.close)
-    harness.wait_for_node(node)
-    return node, harness
+    """The fusion node and a harness (running_node) for a fixture: torn down when the requesting fixture ends."""
+    stack = contextlib.ExitStack()
+    request.addfinalizer(stack.close)
+    return stack.enter_context(running_node(parameters, log_dir, list(parameters["camera_topics"])))
