@@ -1,9 +1,10 @@
 """Training throughput (forward + backward + AdaMax step) and peak memory of the FusionVAE presets.
 
 Prints markdown tables: parameter counts of every preset next to the paper's setup, then images/s and peak memory
-per measured preset. Runs on CUDA when available (paper batch sizes, halved on out-of-memory), else on CPU with
-smaller default batches (printed). Peak memory: torch.cuda.max_memory_allocated on GPU; on CPU the increase of the
-process RSS over its value before the model was built, sampled every 5 ms from /proc/self/statm.
+per measured preset in both memory layouts, contiguous NCHW (the old layout) and channels_last (what training/train.py
+uses), with their ratio from the same run. Runs on CUDA when available (paper batch sizes, halved on out-of-memory),
+else on CPU with smaller default batches (printed). Peak memory: torch.cuda.max_memory_allocated on GPU; on CPU the
+increase of the process RSS over its value before the model was built, sampled every 5 ms from /proc/self/statm.
 
     python bench/model_throughput.py [--presets fusion_mnist fusion_celeba] [--batch N] [--steps 4] [--device cpu]
 """
@@ -36,6 +37,7 @@ class Measurement:
     """Result of timing one preset."""
 
     preset: str
+    layout: str
     batch: int
     steps: int
     seconds_per_step: float
@@ -97,27 +99,30 @@ def train_steps(model: FusionVAE, optimizer: torch.optim.Optimizer, batch: int, 
     return (time.perf_counter() - start) / steps
 
 
-def measure(preset: str, batch: int, steps: int, device: str) -> Measurement:
-    """Warm up (one cycle over K = 0..3), then time `steps` training steps of `preset` at `batch`."""
+LAYOUTS = {"contiguous": torch.contiguous_format, "channels_last": torch.channels_last}
+
+
+def measure(preset: str, layout: str, batch: int, steps: int, device: str) -> Measurement:
+    """Warm up (one cycle over K = 0..3), then time `steps` training steps of `preset` in `layout` at `batch`."""
     if device == "cuda":
         torch.cuda.empty_cache()
         torch.cuda.reset_peak_memory_stats()
     sampler = RssSampler()
     baseline = sampler.peak
     with sampler.running():
-        model = FusionVAE(ModelConfig.preset(preset)).to(device)
+        model = FusionVAE(ModelConfig.preset(preset)).to(device, memory_format=LAYOUTS[layout])
         optimizer = torch.optim.Adamax(model.parameters(), lr=1e-2)
         train_steps(model, optimizer, batch, 4, device)
         seconds = train_steps(model, optimizer, batch, steps, device)
     peak = torch.cuda.max_memory_allocated() if device == "cuda" else sampler.peak - baseline
-    return Measurement(preset, batch, steps, seconds, peak)
+    return Measurement(preset, layout, batch, steps, seconds, peak)
 
 
-def measure_fitting(preset: str, batch: int, steps: int, device: str) -> Measurement:
+def measure_fitting(preset: str, layout: str, batch: int, steps: int, device: str) -> Measurement:
     """`measure`, halving the batch on CUDA out-of-memory until it fits."""
     while True:
         try:
-            return measure(preset, batch, steps, device)
+            return measure(preset, layout, batch, steps, device)
         except torch.cuda.OutOfMemoryError:
             if batch == 1:
                 raise
@@ -159,17 +164,23 @@ def main() -> None:
     print(f"## FusionVAE presets (torch {torch.__version__})\n\n{parameter_table()}\n")
     memory = "torch.cuda.max_memory_allocated" if args.device == "cuda" else "RSS increase, sampled every 5 ms"
     print(f"## Training throughput on {device_name}: forward + backward + AdaMax, K cycling 0..3\n")
-    print(f"| preset | batch (paper) | ms/step | train images/s | peak memory MiB ({memory}) |")
-    print("|---|---|---:|---:|---:|")
+    print(
+        f"| preset | layout | batch (paper) | ms/step | train images/s | vs contiguous | peak memory MiB ({memory}) |"
+    )
+    print("|---|---|---|---:|---:|---:|---:|")
     for preset in args.presets:
         paper_batch = PAPER[preset]["batch"]
         default = paper_batch if args.device == "cuda" and paper_batch else CPU_BATCH[preset]
-        result = measure_fitting(preset, args.batch or default, args.steps, args.device)
-        print(
-            f"| {preset} | {result.batch} ({paper_batch or '-'}) | {1000 * result.seconds_per_step:.0f} | "
-            f"{result.images_per_second:.1f} | {result.peak_bytes / 2**20:.0f} |",
-            flush=True,
-        )
+        baseline: Measurement | None = None
+        for layout in LAYOUTS:
+            result = measure_fitting(preset, layout, args.batch or default, args.steps, args.device)
+            baseline = baseline or result
+            print(
+                f"| {preset} | {layout} | {result.batch} ({paper_batch or '-'}) | {1000 * result.seconds_per_step:.0f} "
+                f"| {result.images_per_second:.1f} | {result.images_per_second / baseline.images_per_second:.2f}x | "
+                f"{result.peak_bytes / 2**20:.0f} |",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -28,8 +28,10 @@ class ModelConfig:
     Resolution bookkeeping: the stem keeps `image_size`; each of the `num_preprocess_blocks` halves the resolution
     and doubles the channels, giving the finest latent scale; every coarser latent scale halves the resolution
     again and doubles the channels (NVAE's channel multiplier 2). `groups_per_scale` lists the number of latent
-    groups per scale from coarse to fine. `num_postprocess_blocks` must equal `num_preprocess_blocks` so the
-    generator returns to full resolution.
+    groups per scale FINEST FIRST, as NVAE's `groups_per_scale` (its `--ada_groups` halves the count per coarser
+    scale, see `ada_groups`): fusion_mnist's (5, 2) is 5 groups at 8² and 2 at 4². Scale indices used by the
+    methods below count the other way, 0 = coarsest, because the generator runs coarse -> fine.
+    `num_postprocess_blocks` must equal `num_preprocess_blocks` so the generator returns to full resolution.
     """
 
     name: str = "custom"
@@ -74,6 +76,10 @@ class ModelConfig:
         """Total number of latent groups L."""
         return sum(self.groups_per_scale)
 
+    def groups_at_scale(self, scale: int) -> int:
+        """Number of latent groups at latent scale `scale` (0 = coarsest)."""
+        return self.groups_per_scale[self.num_scales - 1 - scale]
+
     def scale_resolution(self, scale: int) -> int:
         """Spatial size of latent scale `scale` (0 = coarsest)."""
         finest = self.image_size >> self.num_preprocess_blocks
@@ -86,7 +92,7 @@ class ModelConfig:
 
     def group_scales(self) -> list[int]:
         """Scale index of every latent group, ordered coarse -> fine (the top-down order)."""
-        return [scale for scale, count in enumerate(self.groups_per_scale) for _ in range(count)]
+        return [scale for scale in range(self.num_scales) for _ in range(self.groups_at_scale(scale))]
 
     # ------------------------------------------------------------------------------------- (de)serialisation
     def to_dict(self) -> dict[str, Any]:
@@ -182,6 +188,19 @@ def _check_values(cfg: ModelConfig) -> None:
         raise ValueError(f"ModelConfig.regularization_weight: must be >= 0, got {cfg.regularization_weight}")
 
 
+def ada_groups(num_groups: int, num_scales: int) -> list[int]:
+    """NVAE's adaptive group counts, finest scale first: `num_groups`, then halved (at least 1) per coarser scale.
+
+    The authors ran `--num_groups_per_scale 5 --ada_groups` for FusionMNIST (-> [5, 2]) and 10 for CelebA and
+    T-LESS (-> [10, 5, 2]).
+    """
+    counts, count = [], num_groups
+    for _ in range(num_scales):
+        counts.append(count)
+        count = max(1, count // 2)
+    return counts
+
+
 # Published sizing (paper table 6 + the authors' NVAE settings, see DESIGN.md §3).
 _LARGE = {
     "image_size": 64,
@@ -191,13 +210,13 @@ _LARGE = {
     "num_preprocess_cells": 2,
     "num_postprocess_blocks": 1,
     "num_postprocess_cells": 2,
-    "groups_per_scale": [10, 5, 2],
+    "groups_per_scale": ada_groups(10, 3),
     "latent_channels": 20,
     "cells_per_group": 2,
     "regularization_weight": 1e-1,
 }
 PRESETS: dict[str, dict[str, Any]] = {
-    # 32x32 grey, latents 4^2 and 8^2; Bernoulli on grey levels as the authors' configuration.
+    # 32x32 grey, 5 groups at 8^2 and 2 at 4^2 (3,520 latent units); Bernoulli on grey levels as the authors.
     "fusion_mnist": {
         "name": "fusion_mnist",
         "image_size": 32,
@@ -208,16 +227,16 @@ PRESETS: dict[str, dict[str, Any]] = {
         "num_preprocess_cells": 1,
         "num_postprocess_blocks": 2,
         "num_postprocess_cells": 1,
-        "groups_per_scale": [5, 2],
+        "groups_per_scale": ada_groups(5, 2),
         "latent_channels": 10,
         "cells_per_group": 1,
         "regularization_weight": 1e-2,
     },
-    # 64x64 RGB, latents 8^2, 16^2, 32^2, discretized logistic mixture with 10 components.
+    # 64x64 RGB, 10 groups at 32^2, 5 at 16^2, 2 at 8^2; discretized logistic mixture with 10 components.
     "fusion_celeba": {"name": "fusion_celeba", "likelihood": "logistic_mixture", **_LARGE},
     # Same network as CelebA; the paper models T-LESS with a Bernoulli likelihood, applied per RGB channel.
     "fusion_tless": {"name": "fusion_tless", "likelihood": "bernoulli", **_LARGE},
-    # Minimal network for tests: 16x16 grey, latents 4^2 and 8^2.
+    # Minimal network for tests: 16x16 grey, 2 groups at 8^2 and 1 at 4^2.
     "tiny": {
         "name": "tiny",
         "image_size": 16,

@@ -2,13 +2,15 @@
 
 Every model sees the same fixed-seed items with K = 0, 1, 2, 3 views (the K-view input is the first K of the
 item's three fixed views). Latent-variable models (FusionVAE, CVAE) get the importance-sampled NLL
-(`metrics.nll_bpd`) and MSE_min over prior samples (`metrics.mse_min`); deterministic predictors (FCN, the view
-mean/max references) only an MSE, which is their MSE_min for any number of (identical) samples. Results become
-the paper's table layout (markdown, CSV) and a figure of inputs, target and hypotheses per model.
+(`metrics.nll_bpd`, on the 28×28 digit for FusionMNIST-style data as NVAE scores MNIST) and MSE_min over prior
+samples (`metrics.mse_min`) at each of the authors' temperatures (0.6, 0.8, 1.0); deterministic predictors (FCN,
+the view mean/max references) only an MSE, which is their MSE_min for any number of samples and any temperature.
+Results become the paper's table layout (markdown, CSV) and a figure of inputs, target and hypotheses per model.
 """
 
 from __future__ import annotations
 
+import argparse
 import csv
 import math
 from collections.abc import Iterable, Sequence
@@ -22,10 +24,13 @@ from PIL import Image, ImageDraw, ImageFont
 from tqdm import tqdm
 
 from fusionvae_core.data import FusionDataset, make_loader
+from fusionvae_core.data.digits import DIGIT_BORDER
 from fusionvae_core.metrics import DEFAULT_CHUNK_SIZE, mse_min, nll_bpd
 from fusionvae_core.model import FusionVAE
 
 VIEW_COUNTS = (0, 1, 2, 3)
+PAPER_TEMPERATURES = (0.6, 0.8, 1.0)  # the temperatures of the authors' figures
+MNIST_LIKE = ("fusion_mnist", "fusion_fashion")  # 28×28 digits padded to 32×32
 TABLE_SCALE = 100.0  # the paper reports both metrics in units of 1e-2
 FIGURE_HYPOTHESES = 3  # samples per latent-variable model in the figure (the paper's fig. 3)
 FIGURE_EXAMPLES_PER_K = 3  # rows per view count in the figure
@@ -40,34 +45,62 @@ DISPLAY_NAMES = {
 }
 
 
+def temperature_value(text: str) -> float:
+    """argparse type: a sampling temperature > 0."""
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a temperature > 0, got {text}")
+    return value
+
+
+def add_temperatures_option(parser: argparse.ArgumentParser, purpose: str) -> None:
+    """The `--temperatures T [T ...]` option of the evaluation tools (default: the authors' 0.6 0.8 1.0)."""
+    parser.add_argument(
+        "--temperatures",
+        type=temperature_value,
+        nargs="+",
+        default=list(PAPER_TEMPERATURES),
+        help=f"{purpose} (default: the authors' {' '.join(f'{t:g}' for t in PAPER_TEMPERATURES)})",
+    )
+
+
+def score_border(dataset_name: str) -> int:
+    """Pixels per edge left out of the NLL: the digits' zero padding for FusionMNIST-style data, else none."""
+    return DIGIT_BORDER if dataset_name in MNIST_LIKE else 0
+
+
 @dataclass(frozen=True)
 class EvaluationSettings:
-    """Sample counts, batch size, seed (items' views and sampling noise), temperature, item limit and chunk size
-    (samples evaluated together per item: larger is faster on a GPU; estimates agree up to float rounding)."""
+    """Sample counts, batch size, seed (items' views and sampling noise), MSE_min temperatures, item limit, chunk
+    size (samples evaluated together per item: larger is faster on a GPU; estimates agree up to float rounding) and
+    the NLL's `border` (pixels per edge left out, see `score_border`)."""
 
     num_importance: int = 100
     num_samples: int = 100
     batch_size: int = 100
     seed: int = 0
-    temperature: float = 1.0
+    temperatures: tuple[float, ...] = PAPER_TEMPERATURES
     max_items: int | None = None
     chunk_size: int = DEFAULT_CHUNK_SIZE
+    border: int = 0
 
 
 @dataclass
 class ModelScores:
-    """Mean NLL (bits/dim; None for deterministic predictors) and MSE_min per K for one model."""
+    """Mean NLL (bits/dim; None for deterministic predictors) per K and MSE_min per temperature and K."""
 
     name: str
-    mse: dict[int, float] = field(default_factory=dict)
+    mse: dict[float, dict[int, float]] = field(default_factory=dict)
     nll: dict[int, float] | None = None
 
     def row(self) -> list[float | None]:
-        """The table row in units of 1e-2: NLL K=0..3, avg (None if undefined), MSE_min K=0..3, avg."""
+        """The table row in units of 1e-2: NLL K=0..3, avg (None if undefined), then per temperature MSE_min K=0..3,
+        avg."""
         nll: list[float | None] = [None] * (len(VIEW_COUNTS) + 1)
         if self.nll is not None:
             nll = _with_average([self.nll[k] for k in VIEW_COUNTS])
-        return [*nll, *_with_average([self.mse[k] for k in VIEW_COUNTS])]
+        mse = [value for per_k in self.mse.values() for value in _with_average([per_k[k] for k in VIEW_COUNTS])]
+        return [*nll, *mse]
 
 
 def _with_average(values: list[float]) -> list[float | None]:
@@ -88,35 +121,46 @@ def is_deterministic(model: Any) -> bool:
 def evaluate_model(
     name: str, model: Any, dataset: FusionDataset, settings: EvaluationSettings, device: torch.device
 ) -> ModelScores:
-    """Scores of `model` on `dataset` for every K (see module docstring); per-item values are averaged."""
-    scores = ModelScores(name, nll=None if is_deterministic(model) else {})
+    """Scores of `model` on `dataset` for every K and temperature (module docstring); per-item values averaged."""
+    scores = ModelScores(name, mse={t: {} for t in settings.temperatures}, nll=None if is_deterministic(model) else {})
     for k in VIEW_COUNTS:
         nll_values: list[torch.Tensor] = []
-        mse_values: list[torch.Tensor] = []
+        mse_values: dict[float, list[torch.Tensor]] = {t: [] for t in settings.temperatures}
         for views, target in tqdm(evaluation_batches(dataset, settings, k), desc=f"{name} K={k}", disable=None):
             views, target = views.to(device), target.to(device)
             if is_deterministic(model):
                 with torch.no_grad():
                     prediction = model.predict(views)
-                mse_values.append((prediction - target).square().flatten(1).mean(dim=1).cpu())
+                for values in mse_values.values():
+                    values.append((prediction - target).square().flatten(1).mean(dim=1).cpu())
                 continue
             # metrics are written against FusionVAE; the CVAE baselines provide the same sampling interface
             latent_model = cast(FusionVAE, model)
             chunk, seed = settings.chunk_size, settings.seed
             nll_values.append(
-                nll_bpd(latent_model, views, target, settings.num_importance, seed=seed, chunk_size=chunk)
+                nll_bpd(
+                    latent_model,
+                    views,
+                    target,
+                    settings.num_importance,
+                    seed=seed,
+                    chunk_size=chunk,
+                    border=settings.border,
+                )
             )
-            errors = mse_min(
-                latent_model,
-                views,
-                target,
-                settings.num_samples,
-                seed=seed,
-                temperature=settings.temperature,
-                chunk_size=chunk,
-            )
-            mse_values.append(errors.cpu())
-        scores.mse[k] = float(torch.cat(mse_values).mean())
+            for temperature, values in mse_values.items():
+                errors = mse_min(
+                    latent_model,
+                    views,
+                    target,
+                    settings.num_samples,
+                    seed=seed,
+                    temperature=temperature,
+                    chunk_size=chunk,
+                )
+                values.append(errors.cpu())
+        for temperature, values in mse_values.items():
+            scores.mse[temperature][k] = float(torch.cat(values).mean())
         if scores.nll is not None:
             scores.nll[k] = float(torch.cat(nll_values).mean())
     return scores
@@ -139,15 +183,21 @@ def evaluation_batches(
 
 
 # ------------------------------------------------------------------------------------------------------ tables
-def table_columns() -> list[str]:
-    """Column names of the results table / CSV after "model" (both metrics in units of 1e-2, as the paper)."""
+def table_columns(temperatures: Sequence[float] = PAPER_TEMPERATURES) -> list[str]:
+    """Column names of the results table / CSV after "model" (both metrics in units of 1e-2, as the paper): NLL per
+    K and avg, then one MSE_min block (K and avg) per temperature."""
     keys = [*(f"K={k}" for k in VIEW_COUNTS), "avg"]
-    return [f"NLL {key}" for key in keys] + [f"MSE_min {key}" for key in keys]
+    columns = [f"NLL {key}" for key in keys]
+    for temperature in temperatures:
+        columns += [f"MSE_min T={temperature:g} {key}" for key in keys]
+    return columns
 
 
-def markdown_table(rows: Sequence[tuple[str, Sequence[float | None]]], decimals: int = 2) -> str:
-    """Markdown table (rows = models) with each column's lowest value in bold and "–" for undefined cells."""
-    columns = table_columns()
+def markdown_table(
+    rows: Sequence[tuple[str, Sequence[float | None]]], columns: Sequence[str], decimals: int = 2
+) -> str:
+    """Markdown table (rows = models, `columns` as `table_columns`) with each column's lowest value in bold and "–"
+    for undefined cells."""
     best = [_lowest(values[i] for _, values in rows) for i in range(len(columns))]
     lines = ["| model | " + " | ".join(columns) + " |", "|---|" + "---:|" * len(columns)]
     for name, values in rows:
@@ -167,22 +217,23 @@ def _lowest(values: Iterable[float | None]) -> float | None:
     return min((v for v in values if v is not None), default=None)
 
 
-def write_csv(path: Path, scores: Sequence[ModelScores]) -> None:
+def write_csv(path: Path, scores: Sequence[ModelScores], temperatures: Sequence[float] = PAPER_TEMPERATURES) -> None:
     """CSV with a "model" column and the table's columns (units of 1e-2; empty where undefined)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["model", *(f"{column} [1e-2]" for column in table_columns())])
+        writer.writerow(["model", *(f"{column} [1e-2]" for column in table_columns(temperatures))])
         for score in scores:
             writer.writerow([score.name, *("" if v is None else f"{v:.6f}" for v in score.row())])
 
 
-def read_csv(path: Path) -> list[tuple[str, list[float | None]]]:
-    """Rows written by `write_csv`: (model name, values in units of 1e-2, None where empty)."""
+def read_csv(path: Path) -> tuple[list[str], list[tuple[str, list[float | None]]]]:
+    """What `write_csv` wrote: the column names (without unit) and rows (model name, values in units of 1e-2, None
+    where empty)."""
     with path.open(newline="", encoding="utf-8") as handle:
         reader = csv.reader(handle)
-        next(reader)
-        return [(row[0], [float(v) if v else None for v in row[1:]]) for row in reader]
+        header = [column.removesuffix(" [1e-2]") for column in next(reader)[1:]]
+        return header, [(row[0], [float(v) if v else None for v in row[1:]]) for row in reader]
 
 
 # ------------------------------------------------------------------------------------------------------ figure

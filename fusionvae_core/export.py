@@ -64,11 +64,14 @@ def export_checkpoint(
     opset: int = DEFAULT_OPSET,
     tolerance: float = DEFAULT_TOLERANCE,
 ) -> ExportReport:
-    """Export the model of a checkpoint (see `export_onnx`); the checkpoint's SHA-256 goes into the metadata."""
+    """Export the model of a checkpoint (see `export_onnx`); the checkpoint's SHA-256 and recommended temperature
+    go into the metadata."""
+    served = load_fusionvae(checkpoint_path)
     return export_onnx(
-        load_fusionvae(checkpoint_path),
+        served.model,
         onnx_path,
         checkpoint_sha=file_sha256(checkpoint_path),
+        temperature=served.temperature,
         num_samples_hint=num_samples_hint,
         opset=opset,
         tolerance=tolerance,
@@ -83,11 +86,13 @@ def export_onnx(
     num_samples_hint: int = 3,
     opset: int = DEFAULT_OPSET,
     tolerance: float = DEFAULT_TOLERANCE,
+    temperature: float = 1.0,
 ) -> ExportReport:
     """Export `model`'s sampling path to `path` (atomically), validated against torch; the model is not modified.
 
     `num_samples_hint` is the typical hypotheses count S (example shape of the export, TensorRT's optimisation
-    profile); any S works at run time. Raises ExportError if export, checking or the torch comparison fails.
+    profile); any S works at run time. `temperature` is recorded as the model's recommended one (backends use it
+    when the caller gives none). Raises ExportError if export, checking or the torch comparison fails.
     """
     if not isinstance(model, FusionVAE):
         raise ExportError(f"export_onnx expects a FusionVAE, got {type(model).__name__}")
@@ -98,7 +103,9 @@ def export_onnx(
     start = time.perf_counter()
     path = Path(path)
     model = copy.deepcopy(model).cpu().eval()
-    metadata = model_metadata(model, checkpoint_sha=checkpoint_sha, num_samples_hint=num_samples_hint)
+    metadata = model_metadata(
+        model, checkpoint_sha=checkpoint_sha, num_samples_hint=num_samples_hint, temperature=temperature
+    )
     proto = _trace_to_onnx(SamplingGraph(model).eval(), metadata, opset)
     onnx.helper.set_model_props(proto, metadata.to_props())
     proto.graph.output[0].type.tensor_type.shape.dim[1].dim_param = "samples"

@@ -38,25 +38,29 @@ def nll_bpd(
     *,
     seed: int = 0,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
+    border: int = 0,
 ) -> torch.Tensor:
-    """Importance-sampled −log p(y | x) per example in bits per dimension (D = C·H·W): a [B] float tensor.
+    """Importance-sampled −log p(y | x) per example in bits per dimension: a [B] float tensor.
 
     log p(y|x) ≈ logsumexp_s(log w_s) − log N with N posterior samples (weights from
     `FusionVAE.importance_log_weights`). With N = 1 it is the negative single-sample ELBO; for the Bernoulli
     likelihood on grey levels it is the continuous BCE form the paper reports, not a discrete likelihood.
+    `border` > 0 scores only the pixels inside that many from each edge and divides by their number
+    D = C·(H − 2·border)·(W − 2·border): NVAE's MNIST protocol (the 28×28 digit of a 32×32 padded image, D = 784).
     """
     _check_count("nll_bpd", "num_importance", num_importance)
     batch = target.shape[0]
     with _evaluating(model):
         log_weights = torch.cat(
             [
-                model.importance_log_weights(views, target, noise)[:, :valid]
+                model.importance_log_weights(views, target, noise, border)[:, :valid]
                 for noise, valid in _noise_chunks(model, batch, num_importance, seed, chunk_size)
             ],
             dim=1,
         )
     log_likelihood = torch.logsumexp(log_weights, dim=1) - math.log(num_importance)
-    dimensions = target[0].numel()
+    channels, height, width = target.shape[1:]
+    dimensions = channels * (height - 2 * border) * (width - 2 * border)
     return -log_likelihood / (dimensions * math.log(2.0))
 
 

@@ -33,7 +33,9 @@ from fusionvae_core.training import CHECKPOINT_FILE, load_trained_model
 from training import evaluate, train
 
 KINDS_AND_STEPS = {"fusionvae": 10, "fcn": 2, "cvae": 4}
-CSV_HEADER = ["model"] + [f"{m} {k} [1e-2]" for m in ("NLL", "MSE_min") for k in ("K=0", "K=1", "K=2", "K=3", "avg")]
+PER_K = ("K=0", "K=1", "K=2", "K=3", "avg")
+BLOCKS = ("NLL", "MSE_min T=0.6", "MSE_min T=0.8", "MSE_min T=1")  # NLL, then MSE_min at the authors' temperatures
+CSV_HEADER = ["model"] + [f"{block} {k} [1e-2]" for block in BLOCKS for k in PER_K]
 
 
 @pytest.fixture(scope="module")
@@ -125,11 +127,15 @@ def test_evaluate_cli_writes_the_paper_table_and_figure(
     assert table[0] == CSV_HEADER and [row[0] for row in table[1:]] == names
     values = {row[0]: [float(cell) if cell else None for cell in row[1:]] for row in table[1:]}
     for name, row in values.items():
-        nll, mse = row[:5], row[5:]
+        nll, blocks = row[:5], [row[i : i + 5] for i in range(5, len(row), 5)]
         assert all(v is None for v in nll) == (name in ("FCN", "view mean", "view max")), name
-        for part in (nll, mse) if nll[0] is not None else (mse,):
+        for part in (nll, *blocks) if nll[0] is not None else blocks:
             assert all(v is not None and v > 0 for v in part)
             assert part[4] == pytest.approx(np.mean(part[:4]), abs=1e-5), f"{name}: avg is the mean over K"
+        if name != "FusionVAE" and name != "CVAE":
+            assert blocks[0] == blocks[1] == blocks[2], f"{name} is deterministic: no temperature dependence"
+    cold, warm = values["FusionVAE"][5:10], values["FusionVAE"][15:20]
+    assert cold != warm, "the MSE_min blocks must be sampled at their own temperatures"
     # units of 1e-2 and the K-view inputs: the view-mean reference recomputed by hand for K = 2
     items = [test_split[i] for i in range(6)]
     by_hand = np.mean([float((item.views[:2].mean(dim=0) - item.target).square().mean()) for item in items])
@@ -139,7 +145,7 @@ def test_evaluate_cli_writes_the_paper_table_and_figure(
     cells = _parse_markdown_table(markdown)
     assert cells[0] == ["model", *(column.removesuffix(" [1e-2]") for column in CSV_HEADER[1:])]
     for row in cells[1:]:
-        assert len(row) == 11
+        assert len(row) == 1 + 5 * len(BLOCKS)
         expected = values[row[0]]
         for cell, value in zip(row[1:], expected):
             if value is None:
@@ -147,6 +153,7 @@ def test_evaluate_cli_writes_the_paper_table_and_figure(
             else:
                 assert float(cell.strip("*")) == pytest.approx(value, abs=0.006)
     assert "importance-sampled with 2 posterior samples" in markdown
+    assert "over the 28×28 digit (2-px padding cropped, divided by 784 dimensions" in markdown
     assert capsys.readouterr().out.startswith("| model |")
 
     _check_figure(out / "figure.png", test_split)

@@ -8,6 +8,7 @@ import json
 import pytest
 
 from fusionvae_core import ModelConfig
+from fusionvae_core.config import ada_groups
 
 PRESETS = ("tiny", "fusion_mnist", "fusion_celeba", "fusion_tless")
 
@@ -29,6 +30,29 @@ def test_presets_follow_the_paper_table_6() -> None:
     assert [celeba.scale_resolution(s) for s in range(celeba.num_scales)] == [8, 16, 32]
     assert (celeba.likelihood, tless.likelihood) == ("logistic_mixture", "bernoulli")
     assert (tless.image_size, tless.channels) == (64, 3)
+
+
+@pytest.mark.parametrize(
+    ("name", "units", "layout"),
+    [
+        # NVAE's --ada_groups puts the most groups at the FINEST scale: [5, 2] is 5 groups at 8² and 2 at 4²
+        ("fusion_mnist", 3_520, [4] * 2 + [8] * 5),
+        ("fusion_celeba", 232_960, [8] * 2 + [16] * 5 + [32] * 10),
+        ("fusion_tless", 232_960, [8] * 2 + [16] * 5 + [32] * 10),
+    ],
+)
+def test_latent_layout_is_the_authors_ada_groups(name: str, units: int, layout: list[int]) -> None:
+    config = ModelConfig.preset(name)
+    assert list(config.groups_per_scale) == ada_groups(config.groups_per_scale[0], config.num_scales)
+    sizes = [config.scale_resolution(scale) for scale in config.group_scales()]  # top-down order, coarse -> fine
+    assert sizes == layout
+    assert sum(config.latent_channels * size * size for size in sizes) == units
+
+
+def test_ada_groups_halves_towards_coarse_scales() -> None:
+    assert ada_groups(5, 2) == [5, 2]
+    assert ada_groups(10, 3) == [10, 5, 2]
+    assert ada_groups(3, 4) == [3, 1, 1, 1]
 
 
 def test_preset_overrides_and_replace() -> None:

@@ -9,6 +9,7 @@ import torch
 
 from fusionvae_core import FusionVAE, ModelConfig
 from fusionvae_core.model.aggregation import bayes_closed_form, bayes_iterative
+from fusionvae_core.model.distributions import Normal
 
 AGGREGATIONS = ("max", "mean", "bayes")
 MODES = ("add", "all")
@@ -39,13 +40,24 @@ def test_first_prior_without_views_is_exactly_standard_normal(aggregation: str, 
     torch.manual_seed(0)
     model = FusionVAE(ModelConfig.preset("tiny", aggregation=aggregation, aggregation_mode=mode))
     state = model.h.expand(2, -1, -1, -1)
-    prior = model.priors[0](None, state)
-    assert prior.mu.shape == (2, *model.latent_shapes()[0])
-    assert torch.equal(prior.mu, torch.zeros_like(prior.mu))
-    assert torch.equal(prior.sigma, torch.ones_like(prior.sigma))
-    assert torch.equal(prior.log_sigma, torch.zeros_like(prior.log_sigma))
-    later = model.priors[1](None, torch.randn(2, *state.shape[1:]))
+    priors = _priors_without_views(model, state)
+    assert priors[0].mu.shape == (2, *model.latent_shapes()[0])
+    assert torch.equal(priors[0].mu, torch.zeros_like(priors[0].mu))
+    assert torch.equal(priors[0].sigma, torch.ones_like(priors[0].sigma))
+    assert torch.equal(priors[0].log_sigma, torch.zeros_like(priors[0].log_sigma))
+    later = priors[1]
     assert not torch.equal(later.mu, torch.zeros_like(later.mu)), "later priors come from the generator state"
+
+
+def _priors_without_views(model: FusionVAE, state: torch.Tensor) -> list[Normal]:
+    """The priors of every group when generating without views (z = the prior mean)."""
+    priors: list[Normal] = []
+    with torch.no_grad():
+        for group in model.groups:
+            state, prior, posterior, _ = group(state, None, None, lambda p, q: p.mu)
+            assert posterior is None
+            priors.append(prior)
+    return priors
 
 
 @pytest.mark.parametrize("num_views", [0, 1, 2, 3])
@@ -88,7 +100,7 @@ def test_gradients_reach_every_parameter(posterior: str) -> None:
 def test_kl_is_zero_when_posterior_equals_prior() -> None:
     torch.manual_seed(0)
     model = FusionVAE(ModelConfig.preset("tiny"))
-    prior = model.priors[1](torch.rand(2, 2, 32, 4, 4), torch.randn(2, 32, 4, 4))
+    prior = _priors_without_views(model, model.h.expand(2, -1, -1, -1))[1]
     kl = prior.kl_divergence(prior)
     assert torch.equal(kl, torch.zeros_like(kl))
 

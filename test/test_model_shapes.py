@@ -37,7 +37,7 @@ def _check_outputs(model: FusionVAE, views: torch.Tensor, target: torch.Tensor) 
 def test_large_presets_forward_and_sample(name: str) -> None:
     torch.manual_seed(0)
     model = FusionVAE(ModelConfig.preset(name))
-    assert [shape[1] for shape in model.latent_shapes()] == [8] * 10 + [16] * 5 + [32] * 2
+    assert [shape[1] for shape in model.latent_shapes()] == [8] * 2 + [16] * 5 + [32] * 10
     with torch.no_grad():
         for num_views in range(4):
             _check_outputs(model, *_inputs(model.config, num_views))

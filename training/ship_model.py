@@ -4,8 +4,10 @@
 
 OUT receives checkpoint.pt (weights + model config + the run's config and budget, no optimiser state: a third of
 the size), model.onnx (training/export.py's validated export of that checkpoint) and metrics.md (the training
-command, config, data split, seed, budget, hardware and evaluate.py's table on the test split). Any failure prints
-one line and exits with status 2; files already in OUT are only replaced once everything succeeded.
+command, config, data split, seed, budget, hardware and evaluate.py's table on the test split). The sampling
+temperature with the lowest average MSE_min on the validation split (of --temperatures) is recorded in the
+checkpoint and the ONNX metadata: backends and the node use it unless told otherwise. Any failure prints one line
+and exits with status 2; files already in OUT are only replaced once everything succeeded.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Any
 import yaml
 
 from fusionvae_core.checkpoint import CheckpointError, file_sha256, load_checkpoint, save_checkpoint
+from fusionvae_core.evaluation import add_temperatures_option, read_csv
 from fusionvae_core.export import ExportError, export_checkpoint
 from fusionvae_core.training import CHECKPOINT_FILE
 
@@ -36,6 +39,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--items", type=int, help="score only the first N test items (default: all)")
     parser.add_argument("--nll-samples", type=int, default=100, help="importance samples for the NLL")
     parser.add_argument("--mse-samples", type=int, default=100, help="prior samples for MSE_min")
+    add_temperatures_option(parser, "candidate sampling temperatures; the validation-best is recorded")
+    parser.add_argument("--val-items", type=int, help="validation items for choosing the temperature (default: all)")
     parser.add_argument("--train-command", help="the command that trained the run, quoted in metrics.md")
     return parser.parse_args(argv)
 
@@ -60,30 +65,49 @@ def slim_payload(payload: dict[str, Any], source: Path) -> dict[str, Any]:
     }
 
 
-def evaluate(checkpoint: Path, args: argparse.Namespace, work: Path) -> tuple[list[str], str]:
-    """Run training/evaluate.py on the test split; returns its command and its markdown table."""
+def evaluate(
+    checkpoint: Path, args: argparse.Namespace, out: Path, *, split: str, nll_samples: int, items: int | None
+) -> list[str]:
+    """Run training/evaluate.py on `split` at the --temperatures into `out`; returns its command."""
     command = [
         sys.executable,
         str(TRAINING / "evaluate.py"),
         "--checkpoint",
         str(checkpoint),
         "--split",
-        "test",
+        split,
         "--nll-samples",
-        str(args.nll_samples),
+        str(nll_samples),
         "--mse-samples",
         str(args.mse_samples),
+        "--temperatures",
+        *(f"{t:g}" for t in args.temperatures),
         "--out",
-        str(work / "eval"),
-        *(["--items", str(args.items)] if args.items else []),
+        str(out),
+        *(["--items", str(items)] if items else []),
     ]
     run = subprocess.run(command, capture_output=True, text=True)
     if run.returncode != 0:
         raise CheckpointError(f"evaluate.py failed ({run.returncode}): {run.stderr.strip()[-500:]}")
-    return command, (work / "eval" / "table.md").read_text(encoding="utf-8")
+    return command
 
 
-def metrics_markdown(meta: dict[str, Any], args: argparse.Namespace, eval_command: list[str], table: str) -> str:
+def best_temperature(table_csv: Path, temperatures: list[float]) -> tuple[float, dict[float, float]]:
+    """The temperature with the lowest average MSE_min in an evaluate.py CSV, and that average per temperature."""
+    columns, rows = read_csv(table_csv)
+    values = rows[0][1]
+    averages = {}
+    for temperature in temperatures:
+        value = values[columns.index(f"MSE_min T={temperature:g} avg")]
+        if value is None:
+            raise CheckpointError(f"{table_csv}: no MSE_min average at temperature {temperature:g}")
+        averages[temperature] = value
+    return min(averages, key=averages.__getitem__), averages
+
+
+def metrics_markdown(
+    meta: dict[str, Any], args: argparse.Namespace, eval_command: list[str], val_command: list[str], table: str
+) -> str:
     """metrics.md: how the model was made and how it scores, every figure tied to the command that produced it."""
     config = meta["train_config"]
     budget = config["budget"]
@@ -91,6 +115,8 @@ def metrics_markdown(meta: dict[str, Any], args: argparse.Namespace, eval_comman
         args.train_command or f"python training/train.py --config <see config below> --run-dir {args.run_dir}"
     )
     relative_eval = ["python", *(_repo_relative(part) for part in eval_command[1:])]
+    relative_val = ["python", *(_repo_relative(part) for part in val_command[1:])]
+    selection = ", ".join(f"T={t:g}: {v:.2f}" for t, v in meta["temperature_selection"].items())
     return "\n".join(
         [
             f"# Shipped model: {config['name']} ({meta['num_parameters']:,} parameters)",
@@ -106,6 +132,11 @@ def metrics_markdown(meta: dict[str, Any], args: argparse.Namespace, eval_comman
             f"({meta['skipped_steps']} skipped by the guard), {meta['elapsed_seconds'] / 60:.1f} min of training",
             f"- hardware: {meta['hardware']}",
             f"- source checkpoint sha256: {meta['source_checkpoint_sha256']}",
+            f"- sampling temperature {meta['temperature']:g}, recorded in the checkpoint and the ONNX metadata (the "
+            "node and the backends use it unless a temperature is set): the lowest average MSE_min on the "
+            f"validation split among {selection} (10⁻²), measured by",
+            "",
+            "    " + shlex.join(relative_val),
             "",
             "## Test-split metrics",
             "",
@@ -134,11 +165,20 @@ def main(argv: list[str] | None = None) -> int:
         ) as tmp:
             work = Path(tmp)
             checkpoint = save_checkpoint(work / CHECKPOINT_NAME, **slim)
+            val_command = evaluate(checkpoint, args, work / "val", split="val", nll_samples=1, items=args.val_items)
+            temperature, selection = best_temperature(work / "val" / "table.csv", args.temperatures)
+            slim["meta"] |= {"temperature": temperature, "temperature_selection": selection}
+            checkpoint = save_checkpoint(work / CHECKPOINT_NAME, **slim)
             export_checkpoint(checkpoint, work / ONNX_NAME)
-            eval_command, table = evaluate(checkpoint, args, work)
-            eval_command[eval_command.index(str(checkpoint))] = str(args.out / CHECKPOINT_NAME)
-            eval_command[eval_command.index("--out") + 1] = "EVAL_DIR"
-            (work / METRICS_NAME).write_text(metrics_markdown(slim["meta"], args, eval_command, table), "utf-8")
+            eval_command = evaluate(
+                checkpoint, args, work / "eval", split="test", nll_samples=args.nll_samples, items=args.items
+            )
+            table = (work / "eval" / "table.md").read_text(encoding="utf-8")
+            for command in (val_command, eval_command):
+                command[command.index(str(checkpoint))] = str(args.out / CHECKPOINT_NAME)
+                command[command.index("--out") + 1] = "EVAL_DIR"
+            markdown = metrics_markdown(slim["meta"], args, eval_command, val_command, table)
+            (work / METRICS_NAME).write_text(markdown, "utf-8")
             args.out.mkdir(parents=True, exist_ok=True)
             for name in (CHECKPOINT_NAME, ONNX_NAME, METRICS_NAME):
                 (work / name).replace(args.out / name)

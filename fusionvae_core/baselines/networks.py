@@ -17,6 +17,7 @@ from fusionvae_core.baselines.config import BaselineConfig
 from fusionvae_core.baselines.pyramid import PyramidDecoder, PyramidEncoder, fuse_views, level_channels, pyramid_levels
 from fusionvae_core.model import FusionOutput
 from fusionvae_core.model.distributions import Normal
+from fusionvae_core.model.inputs import check_images, check_views, repeat_rows
 from fusionvae_core.model.latent import GaussianHead
 from fusionvae_core.model.likelihoods import make_likelihood
 from fusionvae_core.model.regularization import attach_power_iteration_buffers, batchnorm_penalty, spectral_penalty
@@ -69,22 +70,11 @@ class PyramidBaseline(nn.Module):
 
     def _check_views(self, views: torch.Tensor) -> tuple[int, int]:
         """Validate views [B, K, C, H, W] (float, K <= max_views) and return (B, K)."""
-        cfg = self.config
-        if not isinstance(views, torch.Tensor) or not views.is_floating_point() or views.dim() != 5:
-            raise ValueError(f"{type(self).__name__}: views must be a float tensor [B, K, C, H, W]")
-        if tuple(views.shape[2:]) != (cfg.channels, cfg.image_size, cfg.image_size) or views.shape[1] > cfg.max_views:
-            raise ValueError(
-                f"{type(self).__name__}: views have shape {tuple(views.shape)}, expected [B, K <= {cfg.max_views}, "
-                f"{cfg.channels}, {cfg.image_size}, {cfg.image_size}]"
-            )
-        return views.shape[0], views.shape[1]
+        return check_views(self.config, views, type(self).__name__)
 
     def _check_target(self, target: torch.Tensor, batch: int) -> None:
         """Raise ValueError unless target is a float [B, C, H, W] tensor matching the config."""
-        cfg = self.config
-        expected = (batch, cfg.channels, cfg.image_size, cfg.image_size)
-        if not isinstance(target, torch.Tensor) or not target.is_floating_point() or tuple(target.shape) != expected:
-            raise ValueError(f"{type(self).__name__}: target must be a float tensor of shape {expected}")
+        check_images(self.config, target, "target", batch, type(self).__name__)
 
 
 class FullyConvolutionalNet(PyramidBaseline):
@@ -138,18 +128,18 @@ class ConditionalVAE(PyramidBaseline):
     features plus the fused context; the decoder sees conv1x1([context, z]). Loss: eq. 8 with one group.
     """
 
-    group_sizes: torch.Tensor  # latent units of the single group, for KL balancing
+    group_sizes: torch.Tensor  # KL-balancing size of the single group (its area), as FusionVAE's
 
     def __init__(self, config: BaselineConfig) -> None:
         if not config.variational:
             raise ValueError(f"ConditionalVAE: kind must be 'cvae' or 'cvae_s', got {config.kind!r}")
         super().__init__(config)
         channels, latent = self.bottleneck_channels, self.config.latent_channels
-        self.prior = GaussianHead(channels, latent)
-        self.posterior = GaussianHead(channels, latent)
+        self.prior = GaussianHead(channels, latent, "prior")
+        self.posterior = GaussianHead(channels, latent, "posterior")
         self.combiner = nn.Conv2d(channels + latent, channels, 1)
         attach_power_iteration_buffers(self)
-        self.register_buffer("group_sizes", torch.tensor([float(latent * self.h.shape[2] ** 2)]), persistent=False)
+        self.register_buffer("group_sizes", torch.tensor([float(self.h.shape[2] ** 2)]), persistent=False)
 
     def latent_shapes(self) -> list[tuple[int, int, int]]:
         """(channels, height, width) of the single latent group."""
@@ -195,7 +185,7 @@ class ConditionalVAE(PyramidBaseline):
         )
 
     def importance_log_weights(
-        self, views: torch.Tensor, target: torch.Tensor, noise: Sequence[torch.Tensor]
+        self, views: torch.Tensor, target: torch.Tensor, noise: Sequence[torch.Tensor], border: int = 0
     ) -> torch.Tensor:
         """log p(y|x,z) + log p(z|x) − log q(z|x,y) [B, S] for noise [B·S, C, h, w] (rows b·S + s, as FusionVAE)."""
         context, skips, target_features = self._encode(views, target)
@@ -203,12 +193,12 @@ class ConditionalVAE(PyramidBaseline):
         batch = target.shape[0]
         samples = noise[0].shape[0] // batch
         context, target_features, skips = (
-            _repeat(context, samples),
-            _repeat(target_features, samples),
+            repeat_rows(context, samples),
+            repeat_rows(target_features, samples),
             _repeat_all(skips, samples),
         )
         params, _, log_q, log_p = self._posterior_pass(context, skips, target_features, views.shape[1] > 0, noise[0])
-        recon_nll = self.likelihood.nll(params, _repeat(target, samples))
+        recon_nll = self.likelihood.nll(params, repeat_rows(target, samples), border)
         return (-recon_nll + log_p - log_q).unflatten(0, (batch, samples))
 
     def sample(
@@ -231,7 +221,7 @@ class ConditionalVAE(PyramidBaseline):
         context, skips, _ = self._encode(views, None)
         batch = context.shape[0]
         samples = noise[0].shape[0] // batch
-        context, skips = _repeat(context, samples), _repeat_all(skips, samples)
+        context, skips = repeat_rows(context, samples), _repeat_all(skips, samples)
         z = self._prior(context, views.shape[1] > 0).sample(noise[0], temperature)
         params = self.decoder(self.combiner(torch.cat([context, z], dim=1)), skips)
         return self.likelihood.mean(params).unflatten(0, (batch, samples))
@@ -259,11 +249,6 @@ class ConditionalVAE(PyramidBaseline):
         return params, posterior.kl_divergence(prior), posterior.log_prob(z), prior.log_prob(z)
 
 
-def _repeat(tensor: torch.Tensor, samples: int) -> torch.Tensor:
-    """Repeat every row `samples` times consecutively (row b -> rows b·S … b·S + S − 1)."""
-    return tensor.repeat_interleave(samples, dim=0)
-
-
 def _repeat_all(tensors: list[torch.Tensor] | None, samples: int) -> list[torch.Tensor] | None:
-    """`_repeat` applied to every tensor of an optional list."""
-    return None if tensors is None else [_repeat(t, samples) for t in tensors]
+    """`repeat_rows` applied to every tensor of an optional list."""
+    return None if tensors is None else [repeat_rows(t, samples) for t in tensors]

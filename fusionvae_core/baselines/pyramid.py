@@ -29,7 +29,7 @@ class PyramidEncoder(nn.Module):
 
     def __init__(self, cfg: ModelConfig, width: int) -> None:
         super().__init__()
-        self.stem = nn.Conv2d(cfg.channels, width, 3, padding=1)
+        self.stem = nn.Conv2d(cfg.channels, width, 3, padding=1, bias=False)  # the cells start with BN
         self.levels = nn.ModuleList()
         for level in range(1, pyramid_levels(cfg) + 1):
             channels_in, channels = level_channels(width, level - 1), level_channels(width, level)

@@ -28,6 +28,7 @@ IDX_TEST_STEM = "t10k-images-idx3-ubyte"
 IDX_VAL_FRACTION_DENOMINATOR = 12
 FASHION_MNIST_DEFAULT_ROOT = "/usr/share/datasets/fashion-mnist"
 DIGIT_IMAGE_SIZE = 32
+DIGIT_BORDER = (DIGIT_IMAGE_SIZE - 28) // 2  # zero padding around the 28×28 digit, left out of the NLL
 
 
 def pad_to_size(images: np.ndarray, size: int) -> np.ndarray:

@@ -37,15 +37,23 @@ class InferenceBackend(ABC):
         """Image channels C of the model (1 grey, 3 RGB)."""
         return self.metadata.channels
 
+    @property
+    def temperature(self) -> float:
+        """The model's recommended sampling temperature (a shipped model's validation-best), used when none is given."""
+        return self.metadata.temperature
+
     def infer(
-        self, views: np.ndarray, num_samples: int = 1, seed: int | None = 0, temperature: float = 1.0
+        self, views: np.ndarray, num_samples: int = 1, seed: int | None = 0, temperature: float | None = None
     ) -> InferenceResult:
         """Fuse uint8 views [B, K, H, W, C] (K in 1..max_views) into S = `num_samples` hypotheses per set.
 
         The noise comes from ``numpy.random.default_rng(seed)``: the same seed gives the same hypotheses on every
-        backend. `temperature` scales the priors' σ (1.0 = the model's prior, smaller = closer to the mode).
+        backend. `temperature` scales the priors' σ (1.0 = the model's prior, smaller = closer to the mode); None
+        uses the model's recommended `temperature`.
         """
         model_views = self.model_input(views)
+        if temperature is None:
+            temperature = self.temperature
         if isinstance(num_samples, bool) or not isinstance(num_samples, int | np.integer) or num_samples < 1:
             raise BackendError(f"model {self.model_path}: num_samples must be an integer >= 1, got {num_samples!r}")
         if not isinstance(temperature, int | float | np.floating) or not math.isfinite(temperature) or temperature < 0:

@@ -16,7 +16,7 @@ from typing import Any
 from fusionvae_core.inference.errors import BackendError
 
 FORMAT_TAG = "fusionvae_ros/onnx-sampler"
-EXPORTER_VERSION = 1
+EXPORTER_VERSION = 2  # 2: NVAE latent layout (most groups at the finest scale) and the recommended temperature
 
 VIEWS_INPUT = "views"
 TEMPERATURE_INPUT = "temperature"
@@ -44,6 +44,7 @@ class ModelMetadata:
     source_checkpoint_sha256: str
     num_samples_hint: int
     model_config: Mapping[str, Any]
+    temperature: float = 1.0  # recommended sampling temperature (the validation-best of a shipped model)
     exporter_version: int = EXPORTER_VERSION
 
     def to_props(self) -> dict[str, str]:
@@ -60,6 +61,7 @@ class ModelMetadata:
             "source_checkpoint_sha256": self.source_checkpoint_sha256,
             "num_samples_hint": str(self.num_samples_hint),
             "model_config": json.dumps(dict(self.model_config), sort_keys=True),
+            "temperature": repr(float(self.temperature)),
         }
 
     @classmethod
@@ -87,6 +89,7 @@ class ModelMetadata:
                 source_checkpoint_sha256=props["source_checkpoint_sha256"],
                 num_samples_hint=int(props["num_samples_hint"]),
                 model_config=json.loads(props["model_config"]),
+                temperature=_parse_temperature(props["temperature"]),
                 exporter_version=version,
             )
         except KeyError as missing:
@@ -107,6 +110,14 @@ class ModelMetadata:
     def expected_outputs(self) -> dict[str, tuple[Dim, ...]]:
         """Graph outputs with their shapes (None = dynamic dimension)."""
         return {IMAGES_OUTPUT: (None, None, self.channels, self.image_size, self.image_size)}
+
+
+def _parse_temperature(text: str) -> float:
+    """The recommended temperature: a finite number > 0."""
+    value = float(text)
+    if not 0.0 < value < float("inf"):
+        raise ValueError(f"temperature must be a finite number > 0, got {text!r}")
+    return value
 
 
 def _parse_latent_shapes(text: str) -> tuple[tuple[int, int, int], ...]:

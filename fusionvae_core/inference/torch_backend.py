@@ -35,10 +35,11 @@ class TorchBackend(InferenceBackend):
                 f"torch backend: compile_mode must be None or one of {COMPILE_MODES}, got {compile_mode!r}"
             )
         try:
-            model = load_fusionvae(model_path)
+            model, temperature = load_fusionvae(model_path)
         except CheckpointError as error:
             raise BackendError(str(error)) from None
-        super().__init__(model_path, model_metadata(model, checkpoint_sha=file_sha256(model_path)))
+        metadata = model_metadata(model, checkpoint_sha=file_sha256(model_path), temperature=temperature)
+        super().__init__(model_path, metadata)
         self.device = torch.device(parsed.kind, parsed.index) if parsed.is_cuda else torch.device("cpu")
         self.model = model.to(self.device)
         graph = SamplingGraph(self.model).eval()

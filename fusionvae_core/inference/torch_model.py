@@ -6,6 +6,7 @@ Shared by the PyTorch backend and the ONNX exporter (which traces `SamplingGraph
 from __future__ import annotations
 
 import os
+from typing import NamedTuple
 
 import torch
 from torch import nn
@@ -31,8 +32,11 @@ class SamplingGraph(nn.Module):
         return self.model.sample_from_noise(views, list(noise), temperature)
 
 
-def model_metadata(model: FusionVAE, *, checkpoint_sha: str | None = None, num_samples_hint: int = 3) -> ModelMetadata:
-    """The metadata an exported (or torch-served) model carries; `checkpoint_sha` names its source checkpoint."""
+def model_metadata(
+    model: FusionVAE, *, checkpoint_sha: str | None = None, num_samples_hint: int = 3, temperature: float = 1.0
+) -> ModelMetadata:
+    """The metadata an exported (or torch-served) model carries; `checkpoint_sha` names its source checkpoint and
+    `temperature` is the sampling temperature recommended for it."""
     cfg = model.config
     return ModelMetadata(
         preset=cfg.name,
@@ -44,11 +48,20 @@ def model_metadata(model: FusionVAE, *, checkpoint_sha: str | None = None, num_s
         source_checkpoint_sha256=checkpoint_sha or NO_CHECKPOINT,
         num_samples_hint=num_samples_hint,
         model_config=cfg.to_dict(),
+        temperature=temperature,
     )
 
 
-def load_fusionvae(checkpoint_path: str | os.PathLike[str], map_location: str = "cpu") -> FusionVAE:
-    """A FusionVAE in eval mode from a checkpoint; CheckpointError naming the file when it is not a usable one.
+class ServedModel(NamedTuple):
+    """A FusionVAE loaded for serving and the sampling temperature its checkpoint recommends (1.0 if none)."""
+
+    model: FusionVAE
+    temperature: float
+
+
+def load_fusionvae(checkpoint_path: str | os.PathLike[str], map_location: str = "cpu") -> ServedModel:
+    """A FusionVAE in eval mode from a checkpoint, with the temperature in its `meta` (ship_model.py records the
+    validation-best one); CheckpointError naming the file when it is not a usable one.
 
     Only FusionVAE has a sampling path to serve, so baseline checkpoints are rejected by name. (Not
     `fusionvae_core.training.model_from_checkpoint`: importing the training package pulls TensorBoard into every
@@ -68,4 +81,7 @@ def load_fusionvae(checkpoint_path: str | os.PathLike[str], map_location: str = 
         raise CheckpointError(
             f"checkpoint {checkpoint_path}: its weights do not fit its model config: {first_line}"
         ) from None
-    return model.eval()
+    temperature = payload.get("meta", {}).get("temperature", 1.0)
+    if isinstance(temperature, bool) or not isinstance(temperature, int | float) or not 0 < temperature < float("inf"):
+        raise CheckpointError(f"checkpoint {checkpoint_path}: meta temperature {temperature!r} is not a number > 0")
+    return ServedModel(model.eval(), float(temperature))

@@ -1,7 +1,9 @@
 """Shared bottom-up encoder: stem, preprocessing blocks and the per-group feature tower.
 
 Views and target are folded into one batch and pass through the same cells (paper fig. 2, shared parameters);
-the tower returns one feature map per latent group, ordered coarse -> fine like the top-down pass.
+the tower returns one feature map per latent group, ordered coarse -> fine like the top-down pass. As in NVAE,
+the finest scale comes first bottom-up (with the most groups), and the top features pass `enc0`
+(ELU → conv1x1 → ELU) before they feed the first group's heads.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ class Encoder(nn.Module):
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
         channels = cfg.base_channels
-        self.stem = nn.Conv2d(cfg.channels, channels, 3, padding=1)
+        self.stem = nn.Conv2d(cfg.channels, channels, 3, padding=1, bias=False)  # BN follows
         blocks: list[nn.Module] = []
         for _ in range(cfg.num_preprocess_blocks):
             blocks.append(self._cell(cfg, channels, 2 * channels, stride=2))
@@ -30,14 +32,15 @@ class Encoder(nn.Module):
         self.group_cells = nn.ModuleList()
         self.downsample = nn.ModuleList()
         for scale in reversed(range(cfg.num_scales)):
-            for _ in range(cfg.groups_per_scale[scale]):
+            for _ in range(cfg.groups_at_scale(scale)):
                 self.group_cells.append(
                     nn.Sequential(*(self._cell(cfg, channels, channels) for _ in range(cfg.cells_per_group)))
                 )
             if scale > 0:
                 self.downsample.append(self._cell(cfg, channels, 2 * channels, stride=2))
                 channels *= 2
-        self.groups_per_scale = cfg.groups_per_scale
+        self.enc0 = nn.Sequential(nn.ELU(), nn.Conv2d(channels, channels, 1), nn.ELU())
+        self.groups_at_scale = [cfg.groups_at_scale(scale) for scale in range(cfg.num_scales)]
 
     @staticmethod
     def _cell(cfg: ModelConfig, in_channels: int, out_channels: int, stride: int = 1) -> EncoderCell:
@@ -50,10 +53,11 @@ class Encoder(nn.Module):
         features: list[torch.Tensor] = []
         cells = iter(self.group_cells)
         downsample = iter(self.downsample)
-        for scale in reversed(range(len(self.groups_per_scale))):
-            for _ in range(self.groups_per_scale[scale]):
+        for scale in reversed(range(len(self.groups_at_scale))):
+            for _ in range(self.groups_at_scale[scale]):
                 x = next(cells)(x)
                 features.append(x)
             if scale > 0:
                 x = next(downsample)(x)
+        features[-1] = self.enc0(features[-1])
         return features[::-1]

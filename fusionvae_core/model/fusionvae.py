@@ -15,10 +15,11 @@ import torch
 from torch import nn
 
 from fusionvae_core.config import ModelConfig
-from fusionvae_core.model.cells import DecoderCell
+from fusionvae_core.model.cells import DecoderCell, to_channels_last
 from fusionvae_core.model.distributions import Normal
 from fusionvae_core.model.encoder import Encoder
-from fusionvae_core.model.latent import ApproximatePosterior, ConditionalPrior
+from fusionvae_core.model.inputs import check_images, check_views, repeat_rows
+from fusionvae_core.model.latent import LatentGroup
 from fusionvae_core.model.likelihoods import make_likelihood
 from fusionvae_core.model.regularization import attach_power_iteration_buffers, batchnorm_penalty, spectral_penalty
 from fusionvae_core.objective import fusion_loss
@@ -60,10 +61,11 @@ class FusionVAE(nn.Module):
     """Hierarchical conditional VAE p(y | x) over a set of K views x (K in 0..max_views) and a target image y.
 
     Images are float tensors in [0, 1]: views [B, K, C, H, W], targets [B, C, H, W]. In eval mode the output is
-    invariant to the order of the views.
+    invariant to the order of the views. The layers work in either memory format; `channels_last()` switches the
+    weights to the one that trains faster on CPU (the inputs need no conversion).
     """
 
-    group_sizes: torch.Tensor  # latent units per group [L], used by KL balancing
+    group_sizes: torch.Tensor  # KL-balancing size of every group [L]: its spatial area / groups at its scale
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
@@ -72,28 +74,26 @@ class FusionVAE(nn.Module):
         self.config = cfg = config
         self.encoder = Encoder(cfg)
         self._group_scales = cfg.group_scales()
-        top = cfg.scale_channels(0)
-        top_size = cfg.scale_resolution(0)
-        self.h = nn.Parameter(torch.rand(1, top, top_size, top_size))
-        self.upsample = nn.ModuleList(
-            self._decoder_cell(cfg.scale_channels(s - 1), cfg.scale_channels(s), upsample=True)
-            for s in range(1, cfg.num_scales)
-        )
-        self.group_cells = nn.ModuleList()
-        self.priors = nn.ModuleList()
-        self.posteriors = nn.ModuleList()
-        self.combiners = nn.ModuleList()
+        self.h = nn.Parameter(torch.rand(1, cfg.scale_channels(0), cfg.scale_resolution(0), cfg.scale_resolution(0)))
+        self.groups = nn.ModuleList()
         for index, scale in enumerate(self._group_scales):
-            channels, first = cfg.scale_channels(scale), index == 0
-            cells = [] if first else [self._decoder_cell(channels, channels) for _ in range(cfg.cells_per_group)]
-            self.group_cells.append(nn.Sequential(*cells))
-            self.priors.append(
-                ConditionalPrior(channels, cfg.latent_channels, cfg.aggregation, cfg.aggregation_mode, first=first)
+            channels = cfg.scale_channels(scale)
+            cells: list[nn.Module] = []
+            if index > 0 and scale != self._group_scales[index - 1]:
+                cells.append(self._decoder_cell(cfg.scale_channels(scale - 1), channels, upsample=True))
+            if index > 0:
+                cells.extend(self._decoder_cell(channels, channels) for _ in range(cfg.cells_per_group))
+            self.groups.append(
+                LatentGroup(
+                    channels,
+                    cfg.latent_channels,
+                    first=index == 0,
+                    cells=cells,
+                    aggregation=cfg.aggregation,
+                    mode=cfg.aggregation_mode,
+                    posterior_uses_views=cfg.posterior == "xy",
+                )
             )
-            self.posteriors.append(
-                ApproximatePosterior(channels, cfg.latent_channels, cfg.aggregation, cfg.posterior == "xy", first=first)
-            )
-            self.combiners.append(nn.Conv2d(channels + cfg.latent_channels, channels, 1))
         channels = cfg.scale_channels(cfg.num_scales - 1)
         post: list[nn.Module] = []
         for _ in range(cfg.num_postprocess_blocks):
@@ -104,9 +104,8 @@ class FusionVAE(nn.Module):
         self.likelihood = make_likelihood(cfg.likelihood, cfg.channels, cfg.num_mixtures)
         self.output = nn.Sequential(nn.ELU(), nn.Conv2d(channels, self.likelihood.num_params, 3, padding=1))
         attach_power_iteration_buffers(self)
-        self.register_buffer(
-            "group_sizes", torch.tensor([float(c * h * w) for c, h, w in self.latent_shapes()]), persistent=False
-        )
+        sizes = [cfg.scale_resolution(s) ** 2 / cfg.groups_at_scale(s) for s in self._group_scales]
+        self.register_buffer("group_sizes", torch.tensor(sizes), persistent=False)
 
     def _decoder_cell(self, in_channels: int, out_channels: int, *, upsample: bool = False) -> DecoderCell:
         """Decoder cell with the config's expansion, SE and residual-scale settings."""
@@ -119,6 +118,10 @@ class FusionVAE(nn.Module):
             use_se=cfg.use_se,
             scale=cfg.residual_scale,
         )
+
+    def channels_last(self) -> FusionVAE:
+        """Store the weights channels_last (NHWC), which makes CPU training ~1.6x faster; returns self."""
+        return to_channels_last(self)
 
     # ------------------------------------------------------------------------------------------- public API
     def latent_shapes(self) -> list[tuple[int, int, int]]:
@@ -179,13 +182,14 @@ class FusionVAE(nn.Module):
         )
 
     def importance_log_weights(
-        self, views: torch.Tensor, target: torch.Tensor, noise: Sequence[torch.Tensor]
+        self, views: torch.Tensor, target: torch.Tensor, noise: Sequence[torch.Tensor], border: int = 0
     ) -> torch.Tensor:
         """Importance log-weights log p(y|z) + log p(z|x) − log q(z|y) [B, S] for S posterior samples per example.
 
         `noise` holds one standard-normal tensor [B·S, C, h, w] per latent group, row b·S + s for example b,
         sample s. The images are encoded once and the features shared by the S samples. With S = 1 this equals
-        `FusionOutput.log_weight` for the same noise.
+        `FusionOutput.log_weight` for the same noise. `border` > 0 scores only the image inside that many pixels
+        from each edge (NVAE scores MNIST on the 28×28 digit inside the 2-px padding).
         """
         batch, _ = self._check_views(views)
         self._check_images(target, "target", batch)
@@ -195,7 +199,7 @@ class FusionVAE(nn.Module):
             raise ValueError(f"FusionVAE: noise rows ({noise[0].shape[0]}) must be a multiple of the batch ({batch})")
         result = self._posterior_pass(views, target, noise)
         assert result.log_q is not None and result.log_p is not None
-        recon_nll = self.likelihood.nll(result.params, _repeat_rows(target, num_samples))
+        recon_nll = self.likelihood.nll(result.params, repeat_rows(target, num_samples), border)
         return (-recon_nll + result.log_p - result.log_q).unflatten(0, (batch, num_samples))
 
     def sample(
@@ -238,7 +242,7 @@ class FusionVAE(nn.Module):
         context = None
         if count:
             context = [
-                _repeat_rows(f.unflatten(0, (batch, count)), num_samples) for f in self.encoder(views.flatten(0, 1))
+                repeat_rows(f.unflatten(0, (batch, count)), num_samples) for f in self.encoder(views.flatten(0, 1))
             ]
         result = self._top_down(context, None, noise, temperature)
         image = self.likelihood.mean(result.params)
@@ -255,8 +259,8 @@ class FusionVAE(nn.Module):
         features = self.encoder(images)
         context = None
         if count:
-            context = [_repeat_rows(f[: batch * count].unflatten(0, (batch, count)), num_samples) for f in features]
-        target_features = [_repeat_rows(f[batch * count :], num_samples) for f in features]
+            context = [repeat_rows(f[: batch * count].unflatten(0, (batch, count)), num_samples) for f in features]
+        target_features = [repeat_rows(f[batch * count :], num_samples) for f in features]
         return self._top_down(context, target_features, noise, 1.0)
 
     def _top_down(
@@ -271,21 +275,18 @@ class FusionVAE(nn.Module):
         state = self.h.expand(rows, -1, -1, -1)
         kls: list[torch.Tensor] = []
         log_q = log_p = noise[0].new_zeros(rows)
-        for index, scale in enumerate(self._group_scales):
-            if index > 0 and scale != self._group_scales[index - 1]:
-                state = self.upsample[scale - 1](state)
-            state = self.group_cells[index](state)
+        for index, group in enumerate(self.groups):
             views = context[index] if context is not None else None
-            prior: Normal = self.priors[index](views, state)
-            if target_features is None:
-                z = prior.sample(noise[index], temperature)
-            else:
-                posterior: Normal = self.posteriors[index](target_features[index], views, state)
-                z = posterior.sample(noise[index])
+            target = target_features[index] if target_features is not None else None
+
+            def draw(prior: Normal, posterior: Normal | None, eps: torch.Tensor = noise[index]) -> torch.Tensor:
+                return prior.sample(eps, temperature) if posterior is None else posterior.sample(eps)
+
+            state, prior, posterior, z = group(state, views, target, draw)
+            if posterior is not None:
                 kls.append(posterior.kl_divergence(prior))
                 log_q = log_q + posterior.log_prob(z)
                 log_p = log_p + prior.log_prob(z)
-            state = self.combiners[index](torch.cat([state, z], dim=1))
         params = self.output(self.postprocess(state))
         if target_features is None:
             return _TopDownResult(params)
@@ -293,29 +294,11 @@ class FusionVAE(nn.Module):
 
     def _check_images(self, images: torch.Tensor, name: str, batch: int) -> None:
         """Raise ValueError unless `images` is a float [batch, C, H, W] tensor matching the config."""
-        cfg = self.config
-        expected = (batch, cfg.channels, cfg.image_size, cfg.image_size)
-        if not isinstance(images, torch.Tensor) or not images.is_floating_point():
-            raise ValueError(f"FusionVAE: {name} must be a float tensor, got {type(images).__name__}")
-        if tuple(images.shape) != expected:
-            raise ValueError(f"FusionVAE: {name} has shape {tuple(images.shape)}, expected {expected}")
+        check_images(self.config, images, name, batch, "FusionVAE")
 
     def _check_views(self, views: torch.Tensor) -> tuple[int, int]:
         """Validate views [B, K, C, H, W] (float, K <= max_views) and return (B, K)."""
-        cfg = self.config
-        if not isinstance(views, torch.Tensor) or not views.is_floating_point() or views.dim() != 5:
-            raise ValueError(
-                f"FusionVAE: views must be a float tensor [B, K, C, H, W], got "
-                f"{getattr(views, 'dtype', type(views).__name__)} of shape {tuple(getattr(views, 'shape', ()))}"
-            )
-        if tuple(views.shape[2:]) != (cfg.channels, cfg.image_size, cfg.image_size):
-            raise ValueError(
-                f"FusionVAE: views have image shape {tuple(views.shape[2:])}, expected "
-                f"{(cfg.channels, cfg.image_size, cfg.image_size)} for config {cfg.name!r}"
-            )
-        if views.shape[1] > cfg.max_views:
-            raise ValueError(f"FusionVAE: got {views.shape[1]} views, at most max_views = {cfg.max_views}")
-        return views.shape[0], views.shape[1]
+        return check_views(self.config, views, "FusionVAE")
 
     def _checked_noise(self, noise: Sequence[torch.Tensor], rows: int | None) -> list[torch.Tensor]:
         """Validate a noise list against `latent_shapes` (and `rows`, when given)."""
@@ -327,8 +310,3 @@ class FusionVAE(nn.Module):
                 expected = f"[{rows if rows is not None else 'N'}, {', '.join(map(str, shape))}]"
                 raise ValueError(f"FusionVAE: noise[{index}] has shape {tuple(tensor.shape)}, expected {expected}")
         return list(noise)
-
-
-def _repeat_rows(tensor: torch.Tensor, repeats: int) -> torch.Tensor:
-    """Repeat every row `repeats` times consecutively: row b becomes rows b·repeats … b·repeats + repeats − 1."""
-    return tensor.unsqueeze(1).expand(tensor.shape[0], repeats, *tensor.shape[1:]).flatten(0, 1)

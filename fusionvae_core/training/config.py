@@ -60,7 +60,7 @@ class OptimSection:
     lr_min: float = 1e-4
     warmup_steps: int = 100
     betas: tuple[float, ...] = (0.9, 0.999)
-    weight_decay: float = 0.0
+    weight_decay: float = 3e-4  # NVAE's AdaMax weight decay
     grad_clip: float | None = None  # clip the global gradient norm to this value (None: no clipping)
     skip_threshold: float | None = None  # skip updates whose gradient norm exceeds this (VDVAE); None: only NaN/Inf
 

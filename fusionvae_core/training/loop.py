@@ -1,9 +1,10 @@
 """The training loop shared by FusionVAE and the baselines.
 
-AdaMax with linear warm-up and cosine decay, β warm-up / KL balancing through `progress`, one random K per batch,
-bf16 autocast on CUDA, optional torch.compile, DDP across torchrun processes, the skip guard, atomic checkpoints
-with everything needed to continue bit-exactly (weights, optimizer, step, skip count, every rank's RNG states; the
-data order is a function of the step), and a clean stop on SIGINT/SIGTERM.
+AdaMax (with NVAE's weight decay) with linear warm-up and cosine decay, channels_last weights, β warm-up / KL
+balancing through `progress`, one random K per batch, bf16 autocast on CUDA, optional torch.compile, DDP across
+torchrun processes, the skip guard, atomic checkpoints with everything needed to continue bit-exactly (weights,
+optimizer, step, skip count, every rank's RNG states; the data order is a function of the step), and a clean stop
+on SIGINT/SIGTERM.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from fusionvae_core.checkpoint import save_checkpoint
 from fusionvae_core.data import FusionBatch, build_dataset, make_loader
 from fusionvae_core.evaluation import compose_grid
 from fusionvae_core.model import FusionOutput
+from fusionvae_core.model.cells import to_channels_last
 from fusionvae_core.training import distributed
 from fusionvae_core.training.batches import TrainBatches
 from fusionvae_core.training.config import ConfigError, TrainConfig
@@ -131,7 +133,7 @@ class Trainer:
         else:
             self.model = model_from_checkpoint(resume, "to resume")
             self.model_config_dict = resume["model_config"]
-        self.model.to(context.device)
+        to_channels_last(self.model.to(context.device))  # same losses (test_model_nvae_mechanics.py), ~1.6x faster
         optim = config.optim
         self.optimizer = torch.optim.Adamax(
             self.model.parameters(),
