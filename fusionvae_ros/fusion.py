@@ -25,6 +25,9 @@ class FusedImages:
     backend_s: float
 
 
+#: `temperature` value that means "the model's recommended temperature" (from its metadata).
+MODEL_TEMPERATURE = -1.0
+
 #: Encoding of a view already brought to the model's format, by model channel count.
 MODEL_ENCODINGS = {1: "mono8", 3: "rgb8"}
 
@@ -44,14 +47,16 @@ def fuse_views(
 ) -> FusedImages:
     """Bring each (pixels, encoding) view to the model's format (if not done yet), run the backend on the K views.
 
-    ``seed`` picks the hypotheses' noise (None: fresh noise); see ``noise_seed.set_noise_seed``.
+    ``seed`` picks the hypotheses' noise (None: fresh noise); see ``noise_seed.set_noise_seed``. ``temperature``
+    MODEL_TEMPERATURE uses the model's recommended one.
     """
     model_views = [
         prepare_view(pixels, encoding, backend.channels, backend.image_size, resize_mode) for pixels, encoding in views
     ]
     batch = stack_views(model_views)
     start = time.perf_counter()
-    result = backend.infer(batch, num_samples=num_hypotheses, seed=seed, temperature=temperature)
+    chosen = None if temperature == MODEL_TEMPERATURE else temperature
+    result = backend.infer(batch, num_samples=num_hypotheses, seed=seed, temperature=chosen)
     backend_s = time.perf_counter() - start
     return FusedImages(
         hypotheses=result.hypotheses[0],

@@ -13,6 +13,7 @@ from typing import Any
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 from rclpy.node import Node
 
+from fusionvae_ros.fusion import MODEL_TEMPERATURE
 from fusionvae_ros.preprocess import RESIZE_MODES
 
 BACKENDS = ("onnxruntime", "torch", "tensorrt")
@@ -59,7 +60,13 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec("slop", 0.01, "largest stamp difference (s) between views fused into one set", (0.0, 1.0)),
     ParamSpec("max_wait", 0.05, "how long (s) to wait for missing views before fusing a partial set", (0.0, 5.0)),
     ParamSpec("num_hypotheses", 3, "hypotheses sampled and published per fused set", (1, MAX_NUM_HYPOTHESES)),
-    ParamSpec("temperature", 1.0, "sampling temperature: scale of the prior's standard deviation", (0.0, 3.0)),
+    ParamSpec(
+        "temperature",
+        MODEL_TEMPERATURE,
+        "sampling temperature (scale of the prior's standard deviation, 0 = its mode); -1 = the model's recommended "
+        "one from its metadata (a shipped model's validation-best)",
+        (MODEL_TEMPERATURE, 3.0),
+    ),
     ParamSpec("backend", "onnxruntime", "inference backend", choices=BACKENDS),
     ParamSpec(
         "model_path",
@@ -140,6 +147,10 @@ class NodeSettings:
         if len(set(topics)) != len(topics):
             raise SettingsError(f"parameter camera_topics={topics}: topics must be distinct")
         values["camera_topics"] = topics
+        for name in RUNTIME_PARAMETERS:
+            problem = check_runtime_value(name, values[name])
+            if problem:
+                raise SettingsError(problem)
         return cls(**values)
 
 
@@ -157,4 +168,6 @@ def check_runtime_value(name: str, value: Any) -> str | None:
     """
     if name in RUNTIME_PARAMETERS and isinstance(value, float) and not math.isfinite(value):
         return f"parameter {name} must be a finite number, got {value}"
+    if name == "temperature" and isinstance(value, float) and value < 0 and value != MODEL_TEMPERATURE:
+        return f"parameter temperature must be >= 0, or {MODEL_TEMPERATURE:g} for the model's own, got {value}"
     return None

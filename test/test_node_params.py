@@ -49,4 +49,6 @@ def test_runtime_changes_reject_non_finite_numbers_only_for_runtime_parameters()
     assert check_runtime_value("temperature", float("nan"))
     assert check_runtime_value("slop", float("inf"))
     assert check_runtime_value("temperature", 0.7) is None
+    assert check_runtime_value("temperature", -1.0) is None, "-1 selects the model's recommended temperature"
+    assert "model's own" in (check_runtime_value("temperature", -0.5) or "")
     assert check_runtime_value("use_sim_time", True) is None
