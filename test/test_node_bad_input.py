@@ -23,6 +23,7 @@ def fusion(request, tmp_path_factory):
         "max_wait": 0.3,
         "num_hypotheses": 2,
         "input_reliability": "reliable",
+        "input_queue_size": 50,  # the burst test sends 18 messages per camera at once
         "diagnostics_period": 0.2,
         "max_image_pixels": MAX_IMAGE_PIXELS,
         "future_tolerance": 0.5,
@@ -61,6 +62,14 @@ def too_old(msg):
     msg.header.stamp.sec -= 60
 
 
+def negative_stamp(msg):
+    msg.header.stamp.sec = -msg.header.stamp.sec
+
+
+def nanosec_out_of_range(msg):
+    msg.header.stamp.nanosec = 2_000_000_000
+
+
 BAD_VIEWS = {
     "data_length": short_data,
     "step": wrong_step,
@@ -69,6 +78,7 @@ BAD_VIEWS = {
     "too_large": huge,
     "stamp_future": in_future,
     "stamp_old": too_old,
+    "stamp_invalid": negative_stamp,
 }
 
 
@@ -137,3 +147,24 @@ def test_bad_input_warnings_are_throttled_per_reason(fusion):
     assert delta(after, before, "drops_encoding") == 5
     warnings = [line for line in node.output()[log_before:].splitlines() if "dropped (encoding)" in line]
     assert len(warnings) <= 1, "at most one warning per reason per warn period, the rest only counted"
+
+
+def test_a_burst_of_every_kind_of_malformed_message_on_every_camera_leaves_the_node_fusing(fusion):
+    node, harness = fusion
+    spoilers = [*BAD_VIEWS.values(), nanosec_out_of_range]
+    before = harness.settled_diagnostics()
+    for _ in range(2):
+        for spoil in spoilers:
+            for camera in range(3):
+                msg = camera_image(time.time_ns(), f"cam{camera}")
+                spoil(msg)
+                harness.publish(camera, msg)
+    after = harness.settled_diagnostics()
+    for reason in BAD_VIEWS:
+        expected = 12 if reason == "stamp_invalid" else 6
+        assert delta(after, before, f"drops_{reason}") == expected, reason
+    assert delta(after, before, "sets_published") == 0
+    assert not [key for key in after if key.startswith("drops_") and key.endswith("_error")], after
+    for _ in range(3):
+        assert_good_set_fuses(harness)
+    assert node.alive()
