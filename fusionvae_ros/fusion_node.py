@@ -119,7 +119,11 @@ class FusionNode(Node):
         self.settings = NodeSettings.from_node(self)
         self.backend, self.model_path = load_model(self.settings)
         num_cameras = len(self.settings.camera_topics)
-        self.stats = FusionStats(num_cameras)
+        self.stats = FusionStats(
+            num_cameras,
+            silent_timeout=self.settings.diagnostics_silent_timeout,
+            max_drop_fraction=self.settings.diagnostics_max_drop_fraction,
+        )
         self.sync = ViewSynchroniser(
             num_cameras,
             slop=self.settings.slop,
@@ -293,7 +297,7 @@ class FusionNode(Node):
     def _publish_diagnostics(self) -> None:
         """Timer: publish the counters, rates and latency percentiles on /diagnostics."""
         status = self.stats.report(
-            name=f"{self.get_name()}: fusion",
+            name=f"{self.get_fully_qualified_name()}: fusion",  # unique per instance for an aggregator
             hardware_id=self.get_fully_qualified_name(),
             extra={
                 "sync_resets": self.sync.resets,
