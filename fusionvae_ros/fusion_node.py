@@ -12,6 +12,7 @@ queue, never in a subscription callback.
 
 from __future__ import annotations
 
+import signal
 import sys
 import time
 from dataclasses import dataclass
@@ -314,21 +315,38 @@ class FusionNode(Node):
 
 
 def main(args: list[str] | None = None) -> None:
-    """Entry point of ``ros2 run fusionvae_ros fusion_node``: exits 2 with one log line if start-up fails."""
-    rclpy.init(args=args)
+    """Entry point of ``ros2 run fusionvae_ros fusion_node``: exits 2 with one log line if start-up fails.
+
+    Ctrl-C / SIGTERM (also repeated, as launch sends them) end the node cleanly with status 0, no traceback.
+    """
+    try:
+        rclpy.init(args=args)
+    except Exception as error:  # rclpy's RCLError for a missing --params-file or malformed --ros-args
+        print(f"[FATAL] [{NODE_NAME}]: cannot start: {one_line(error)}", file=sys.stderr)
+        sys.exit(EXIT_STARTUP_ERROR)
     try:
         node = FusionNode()
     except (StartupError, SettingsError) as error:
         get_logger(NODE_NAME).fatal(str(error))
         rclpy.try_shutdown()
         sys.exit(EXIT_STARTUP_ERROR)
+    except KeyboardInterrupt:  # Ctrl-C while the model loads
+        rclpy.try_shutdown()
+        return
     try:
         rclpy.spin(node)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
+        ignore_stop_signals()  # a second Ctrl-C must not interrupt the teardown with a traceback
         node.destroy_node()
         rclpy.try_shutdown()
+
+
+def ignore_stop_signals() -> None:
+    """Ignore SIGINT and SIGTERM from now on: the process is already on its way out."""
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, signal.SIG_IGN)
 
 
 if __name__ == "__main__":
