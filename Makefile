@@ -1,5 +1,5 @@
 # Two commands set everything up on a fresh machine:  `make demo`  and  `make test`.
-# Both create .venv (pip) and install the Debian packages the project uses (apt) first.
+# Both create .venv first (pip only: no root, no sudo). `make system-deps` (as root) adds optional Debian data.
 
 PY      := .venv/bin/python
 STAMP   := .venv/.installed
@@ -13,22 +13,22 @@ unit: export OMP_NUM_THREADS ?= 1
 venv: $(STAMP)
 
 $(STAMP): requirements.txt
-	@$(MAKE) --no-print-directory system-deps
 	python3 -m venv .venv
 	$(PY) -m pip install -q --upgrade pip
 	# torch first and pinned, so nothing below can pull a multi-GB CUDA build
 	$(PY) -m pip install -q torch==2.13.0
 	$(PY) -m pip install -q -r requirements.txt
-	# the repo itself on the venv's path, so `python training/train.py` etc. work from any folder
-	$(PY) -c "import pathlib, sysconfig; pathlib.Path(sysconfig.get_paths()['purelib'], 'fusionvae_ros_repo.pth').write_text('$(CURDIR)\\n')"
+	# the checkout holding this .venv on its path, so `python training/train.py` etc. work from any folder; the
+	# .pth finds the checkout from the venv's location, so a moved or second clone imports its own code
+	cp tools/venv_checkout.pth "$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/fusionvae_ros_repo.pth"
 	touch $(STAMP)
 
-# Debian packages: Fashion-MNIST (the larger data set in the MNIST format).
+# Optional Debian data: Fashion-MNIST for the fusion_fashion config (neither the demo nor the tests need it). Root
+# only; never sudo from a Makefile.
 system-deps:
-	@if [ ! -d /usr/share/datasets/fashion-mnist ]; then \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist; \
-	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist; fi; \
-	fi
+	@if [ -d /usr/share/datasets/fashion-mnist ]; then echo "Fashion-MNIST is installed"; \
+	elif [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist; \
+	else echo "system-deps: as root, run: apt-get install dataset-fashion-mnist" >&2; exit 2; fi
 
 lint: venv
 	.venv/bin/ruff check .
@@ -46,7 +46,7 @@ demo: venv
 	$(PY) -m fusionvae_ros.demo
 
 # Each benchmark's output goes to results/bench_<name>.txt, headed by the command, date and hardware.
-BENCHES := model_throughput inference node_latency
+BENCHES := model_throughput inference node_latency fuzz_node soak_node
 bench: venv
 	@mkdir -p results
 	@for b in $(BENCHES); do \

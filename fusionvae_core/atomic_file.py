@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import os
 import tempfile
 from collections.abc import Iterator
@@ -30,6 +31,18 @@ def atomic_writer(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
     except BaseException:
         Path(temp_name).unlink(missing_ok=True)
         raise
+
+
+def remove_stale_temporaries(path: str | os.PathLike[str]) -> list[Path]:
+    """Delete temp files an interrupted `atomic_writer(path)` left next to `path` (a kill -9 skips its cleanup).
+
+    Only call this while no other process writes `path`. Returns the removed files.
+    """
+    path = Path(path)
+    stale = sorted(path.parent.glob(f".{glob.escape(path.name)}.*.tmp"))
+    for temp in stale:
+        temp.unlink(missing_ok=True)
+    return stale
 
 
 def write_atomically(path: str | os.PathLike[str], data: bytes) -> None:

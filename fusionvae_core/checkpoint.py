@@ -56,13 +56,18 @@ def load_checkpoint(path: str | os.PathLike[str], map_location: str | torch.devi
         raise CheckpointError(f"checkpoint {path}: file not found")
     if path.stat().st_size == 0:
         raise CheckpointError(f"checkpoint {path}: file is empty")
+    if path.suffix.lower() == ".onnx":
+        raise CheckpointError(
+            f"checkpoint {path}: is an exported ONNX model; this needs the training checkpoint (.pt) it was exported "
+            "from (ONNX models run in the node and bench/, e.g. `fusionvae_bag process --model`)"
+        )
     try:
         payload = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:  # torch raises many types for truncated/foreign files
         raise CheckpointError(
-            f"checkpoint {path}: cannot be read as a fusionvae_ros checkpoint (truncated or foreign file?): "
-            f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-        ) from exc
+            f"checkpoint {path}: cannot be read as a fusionvae_ros checkpoint (truncated, corrupt or another "
+            f"format): {_load_failure(exc)}"
+        ) from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT_TAG:
         raise CheckpointError(f"checkpoint {path}: not a fusionvae_ros checkpoint (missing format tag {FORMAT_TAG!r})")
     if payload.get("version") != FORMAT_VERSION:
@@ -73,6 +78,18 @@ def load_checkpoint(path: str | os.PathLike[str], map_location: str | torch.devi
         if key not in payload:
             raise CheckpointError(f"checkpoint {path}: missing field {key!r}")
     return payload
+
+
+def _load_failure(error: Exception) -> str:
+    """torch.load's complaint in a few words, without its advice to retry with weights_only=False.
+
+    That advice would make a foreign file run arbitrary code; a fusionvae_ros checkpoint never needs it.
+    """
+    text = " ".join(str(error).split())
+    if "weights_only" in text:
+        return "it holds Python objects other than tensors and plain values, or is no PyTorch file at all"
+    first_sentence = text.split(". ")[0]
+    return f"{type(error).__name__}: {first_sentence}" if first_sentence else type(error).__name__
 
 
 def file_sha256(path: str | os.PathLike[str]) -> str:

@@ -30,8 +30,9 @@ STARTUP_TIMEOUT_S = 60.0
 SETTLE_S = 5.0  # after the replay, how long the recorder may take to see the last sets
 ROWS_PER_K = 2
 SCORE_FILE, GRID_FILE = "score.json", "demo_grid.png"
-EXIT_NO_MODEL = 1
-EXIT_FAILED = 2
+EXIT_FAILED = 1
+EXIT_USAGE = 2  # bad arguments or model file: the same status as the other tools give a usage error
+MAX_DOMAIN_ID = 232  # the largest ROS_DOMAIN_ID rmw accepts
 
 
 class DemoError(RuntimeError):
@@ -215,15 +216,34 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--height", type=int, help="stretch the camera images to this height, e.g. 480 (needs --width)")
     parser.add_argument(
         "--domain-id",
-        type=int,
-        default=20 + os.getpid() % 80,
-        help="ROS_DOMAIN_ID of the demo's processes (discovery stays on this machine)",
+        type=domain_id,
+        help="ROS_DOMAIN_ID of the demo's processes (discovery stays on this machine); default: the environment's "
+        "ROS_DOMAIN_ID, else a per-process one in 20..99",
     )
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.domain_id is None:
+        environment_id = os.environ.get("ROS_DOMAIN_ID", "").strip()
+        try:
+            args.domain_id = domain_id(environment_id) if environment_id else 20 + os.getpid() % 80
+        except argparse.ArgumentTypeError as error:
+            parser.error(f"environment variable ROS_DOMAIN_ID: {error}")
+    return args
+
+
+def domain_id(text: str) -> int:
+    """argparse type: a ROS domain id, 0..MAX_DOMAIN_ID."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= MAX_DOMAIN_ID:
+        raise argparse.ArgumentTypeError(f"expected a ROS domain id 0..{MAX_DOMAIN_ID}, got {text!r}")
+    return value
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the demo; exit 1 if there is no model, 2 if a step fails (with the reason on one line or a log tail)."""
+    """Run the demo; exit 2 if there is no model (a usage error), 1 if a step fails (the reason on one line or a
+    log tail)."""
     args = parse_args(argv)
     model = resolve_model_path(args.model or "")
     problem = None if model.is_file() else "not a regular file" if model.exists() else "file not found"
@@ -234,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
             "  (see README: training/train.py, training/export.py) or pass --model PATH to an exported ONNX file.",
             file=sys.stderr,
         )
-        return EXIT_NO_MODEL
+        return EXIT_USAGE
     try:
         run_demo(model, args)
     except (DemoError, BagError, subprocess.TimeoutExpired) as error:

@@ -3,6 +3,10 @@
 Counters (views per camera, sets per K, drops per reason) are cumulative since start; rates cover the last
 report period; latency percentiles cover the last ``LATENCY_WINDOW`` fused sets. Thread-safe: subscription
 callbacks and the inference worker both record into one instance.
+
+Level: ERROR when no camera sent anything for ``silent_timeout`` seconds (since start or since the last view),
+WARN when some camera did not, or when drops made up more than ``max_drop_fraction`` of the drops plus fused sets
+of the last period; OK otherwise. The message says which, so a diagnostic aggregator shows the cause.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter, deque
+from collections.abc import Callable
 
 import numpy as np
 from diagnostic_msgs.msg import DiagnosticStatus, KeyValue
@@ -20,11 +25,22 @@ LATENCY_WINDOW = 1000
 class FusionStats:
     """Counts what the node received, fused, published and dropped, and when it last warned about each drop."""
 
-    def __init__(self, num_cameras: int, warn_period: float = 5.0) -> None:
+    def __init__(
+        self,
+        num_cameras: int,
+        warn_period: float = 5.0,
+        silent_timeout: float = 2.0,
+        max_drop_fraction: float = 0.1,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.num_cameras = num_cameras
         self.warn_period = warn_period
+        self.silent_timeout = silent_timeout
+        self.max_drop_fraction = max_drop_fraction
+        self._clock = clock
         self._lock = threading.Lock()
         self._views = [0] * num_cameras
+        self._last_view = [clock()] * num_cameras  # start counts as the last sign of life: silence is timed from it
         self._sets_by_k: Counter[int] = Counter()
         self._drops: Counter[str] = Counter()
         self._sets_published = 0
@@ -33,12 +49,14 @@ class FusionStats:
         self._latency: deque[float] = deque(maxlen=LATENCY_WINDOW)
         self._backend: deque[float] = deque(maxlen=LATENCY_WINDOW)
         self._last_warned: dict[str, float] = {}
-        self._last_report = (time.monotonic(), 0, 0, 0)  # time, views, sets published, drops
+        self._last_report = (clock(), 0, 0, 0)  # time, views, sets published, drops
 
     def record_view(self, camera: int) -> None:
         """A message arrived on camera ``camera``'s topic."""
+        now = self._clock()
         with self._lock:
             self._views[camera] += 1
+            self._last_view[camera] = now
 
     def record_set(self, cameras: tuple[int, ...]) -> None:
         """The synchroniser emitted a set with views from ``cameras`` (K = len(cameras))."""
@@ -48,7 +66,7 @@ class FusionStats:
 
     def record_drop(self, reason: str, count: int = 1) -> bool:
         """Count dropped views/sets; True when this reason has not been warned about within ``warn_period``."""
-        now = time.monotonic()
+        now = self._clock()
         with self._lock:
             self._drops[reason] += count
             if now - self._last_warned.get(reason, -float("inf")) < self.warn_period:
@@ -71,7 +89,7 @@ class FusionStats:
 
     def report(self, name: str, hardware_id: str, extra: dict[str, object] | None = None) -> DiagnosticStatus:
         """A DiagnosticStatus with all counters, rates over the period since the last report and percentiles."""
-        now = time.monotonic()
+        now = self._clock()
         with self._lock:
             views, drops_total = sum(self._views), sum(self._drops.values())
             last_time, last_views, last_sets, last_drops = self._last_report
@@ -91,13 +109,13 @@ class FusionStats:
             values.update(_percentiles_ms("backend_ms", self._backend))
             overhead = [total - backend for total, backend in zip(self._latency, self._backend)]
             values.update(_percentiles_ms("overhead_ms", overhead))
+            silent = {camera: now - last for camera, last in enumerate(self._last_view)}
+            new_drops, new_sets = drops_total - last_drops, self._sets_published - last_sets
             self._last_report = (now, views, self._sets_published, drops_total)
         values.update(extra or {})
-        new_drops = drops_total - last_drops
-        if new_drops:
-            level, message = DiagnosticStatus.WARN, f"{new_drops} views/sets dropped in the last {period:.1f} s"
-        else:
-            level, message = DiagnosticStatus.OK, f"fusing at {values['rate_sets_hz']:.1f} sets/s"
+        level, message = self._level(silent, new_drops, new_sets, period)
+        if level == DiagnosticStatus.OK:
+            message = f"fusing at {values['rate_sets_hz']:.1f} sets/s"
         return DiagnosticStatus(
             level=level,
             name=name,
@@ -105,6 +123,27 @@ class FusionStats:
             hardware_id=hardware_id,
             values=[KeyValue(key=key, value=_format(value)) for key, value in values.items()],
         )
+
+    def _level(self, silent: dict[int, float], new_drops: int, new_sets: int, period: float) -> tuple[bytes, str]:
+        """The status level and why: silent cameras (seconds since their last view) and the period's drop share."""
+        problems: list[tuple[bytes, str]] = []
+        quiet = {camera: seconds for camera, seconds in silent.items() if seconds >= self.silent_timeout}
+        if len(quiet) == self.num_cameras:
+            problems.append((DiagnosticStatus.ERROR, f"no camera input for {min(quiet.values()):.1f} s"))
+        elif quiet:
+            cameras = ", ".join(f"{camera} ({seconds:.1f} s)" for camera, seconds in sorted(quiet.items()))
+            problems.append((DiagnosticStatus.WARN, f"silent camera(s): {cameras}"))
+        if new_drops and new_drops / (new_drops + new_sets) > self.max_drop_fraction:
+            problems.append(
+                (
+                    DiagnosticStatus.WARN,
+                    f"{new_drops} views/sets dropped vs {new_sets} sets fused in the last {period:.1f} s "
+                    f"(more than {self.max_drop_fraction:.0%})",
+                )
+            )
+        if not problems:
+            return DiagnosticStatus.OK, ""
+        return max(level for level, _ in problems), "; ".join(text for _, text in problems)
 
 
 def _percentiles_ms(prefix: str, samples_s: deque[float] | list[float]) -> dict[str, float]:

@@ -12,6 +12,7 @@ queue, never in a subscription callback.
 
 from __future__ import annotations
 
+import signal
 import sys
 import time
 from dataclasses import dataclass
@@ -31,12 +32,12 @@ from rclpy.logging import get_logger
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
-from rclpy.time import Time
 from sensor_msgs.msg import Image
 from std_msgs.msg import Header
 
 from fusionvae_ros.diagnostics import FusionStats
 from fusionvae_ros.fusion import MODEL_ENCODINGS, fuse_views, prepare_view
+from fusionvae_ros.guard import CallbackGuard, one_line, stamp_nanoseconds
 from fusionvae_ros.image_codec import ImageFormatError, decode_image, encode_image
 from fusionvae_ros.noise_seed import set_noise_seed
 from fusionvae_ros.package_files import resolve_model_path
@@ -100,7 +101,7 @@ def load_model(settings: NodeSettings) -> tuple[InferenceBackend, Path]:
     try:
         backend = load_backend(str(path), backend=settings.backend, device=settings.device)
     except Exception as error:  # BackendError and whatever a runtime raises for a corrupt file: one clear line
-        raise StartupError(f"cannot load model '{path}' with backend {settings.backend}: {_one_line(error)}") from None
+        raise StartupError(f"cannot load model '{path}' with backend {settings.backend}: {one_line(error)}") from None
     if backend.channels not in (1, 3):
         raise StartupError(f"model '{path}' has {backend.channels} channels; the node supports 1 (grey) or 3 (RGB)")
     return backend, path
@@ -115,11 +116,15 @@ class FusionNode(Node):
         try:
             declare_parameters(self)
         except (InvalidParameterValueException, InvalidParameterTypeException) as error:
-            raise StartupError(f"invalid parameter: {_one_line(error)}") from None
+            raise StartupError(f"invalid parameter: {one_line(error)}") from None
         self.settings = NodeSettings.from_node(self)
         self.backend, self.model_path = load_model(self.settings)
         num_cameras = len(self.settings.camera_topics)
-        self.stats = FusionStats(num_cameras)
+        self.stats = FusionStats(
+            num_cameras,
+            silent_timeout=self.settings.diagnostics_silent_timeout,
+            max_drop_fraction=self.settings.diagnostics_max_drop_fraction,
+        )
         self.sync = ViewSynchroniser(
             num_cameras,
             slop=self.settings.slop,
@@ -143,15 +148,18 @@ class FusionNode(Node):
             else ReliabilityPolicy.RELIABLE,
             durability=DurabilityPolicy.VOLATILE,
         )
+        self._guard = CallbackGuard(self._drop)  # every callback, timer and the worker: no exception escapes
         for camera, topic in enumerate(self.settings.camera_topics):
-            self.create_subscription(Image, topic, partial(self._on_view, camera), input_qos)
-        self._poll_timer = self.create_timer(SYNC_POLL_PERIOD_S, self._poll_sync)
+            on_view = self._guard.wrap("view_error", partial(self._on_view, camera), f"camera {camera} ({topic})")
+            self.create_subscription(Image, topic, on_view, input_qos)
+        self._poll_timer = self.create_timer(SYNC_POLL_PERIOD_S, self._guard.wrap("sync_error", self._poll_sync))
         self._poll_timer.cancel()  # runs only while views wait for partners (no idle wake-ups)
         # wall-clock period: reports keep coming while a replayed bag (use_sim_time) is paused
         steady = Clock(clock_type=ClockType.STEADY_TIME)
-        self.create_timer(self.settings.diagnostics_period, self._publish_diagnostics, clock=steady)
+        publish_diagnostics = self._guard.wrap("diagnostics_error", self._publish_diagnostics)
+        self.create_timer(self.settings.diagnostics_period, publish_diagnostics, clock=steady)
         self.add_on_set_parameters_callback(self._on_set_parameters)
-        self._worker = Worker(self._jobs, self._fuse_and_publish, self._on_worker_error)
+        self._worker = Worker(self._jobs, self._guard.wrap("inference_error", self._fuse_and_publish))
         self._worker.start()
         self.get_logger().info(
             f"fusing {num_cameras} camera(s) {self.settings.camera_topics} with {self.settings.backend} "
@@ -172,7 +180,7 @@ class FusionNode(Node):
         received_s = time.monotonic()
         self.stats.record_view(camera)
         now_ns = self.get_clock().now().nanoseconds
-        stamp_ns = Time.from_msg(msg.header.stamp).nanoseconds
+        stamp_ns = stamp_nanoseconds(msg.header.stamp)  # RejectedInputError (stamp_invalid): the guard counts it
         where = f"camera {camera} ({self.settings.camera_topics[camera]})"
         stamp_problem = self._stamp_problem(stamp_ns, now_ns)
         if stamp_problem:
@@ -270,10 +278,6 @@ class FusionNode(Node):
         latency_s = time.monotonic() - max(view.received_s for view in job.views)
         self.stats.record_published(len(fused.hypotheses), latency_s, fused.backend_s)
 
-    def _on_worker_error(self, error: Exception) -> None:
-        """Inference or publishing of a set failed: the set is dropped, the worker keeps going."""
-        self._drop("inference_error", f"{type(error).__name__}: {_one_line(error)}")
-
     # --- parameters and diagnostics (executor thread) ---
 
     def _on_set_parameters(self, parameters: list[Parameter]) -> SetParametersResult:
@@ -294,7 +298,7 @@ class FusionNode(Node):
     def _publish_diagnostics(self) -> None:
         """Timer: publish the counters, rates and latency percentiles on /diagnostics."""
         status = self.stats.report(
-            name=f"{self.get_name()}: fusion",
+            name=f"{self.get_fully_qualified_name()}: fusion",  # unique per instance for an aggregator
             hardware_id=self.get_fully_qualified_name(),
             extra={
                 "sync_resets": self.sync.resets,
@@ -310,27 +314,39 @@ class FusionNode(Node):
         self._diagnostics_pub.publish(array)
 
 
-def _one_line(error: BaseException) -> str:
-    """An exception's message collapsed onto one line."""
-    return " ".join(str(error).split()) or type(error).__name__
-
-
 def main(args: list[str] | None = None) -> None:
-    """Entry point of ``ros2 run fusionvae_ros fusion_node``: exits 2 with one log line if start-up fails."""
-    rclpy.init(args=args)
+    """Entry point of ``ros2 run fusionvae_ros fusion_node``: exits 2 with one log line if start-up fails.
+
+    Ctrl-C / SIGTERM (also repeated, as launch sends them) end the node cleanly with status 0, no traceback.
+    """
+    try:
+        rclpy.init(args=args)
+    except Exception as error:  # rclpy's RCLError for a missing --params-file or malformed --ros-args
+        print(f"[FATAL] [{NODE_NAME}]: cannot start: {one_line(error)}", file=sys.stderr)
+        sys.exit(EXIT_STARTUP_ERROR)
     try:
         node = FusionNode()
     except (StartupError, SettingsError) as error:
         get_logger(NODE_NAME).fatal(str(error))
         rclpy.try_shutdown()
         sys.exit(EXIT_STARTUP_ERROR)
+    except KeyboardInterrupt:  # Ctrl-C while the model loads
+        rclpy.try_shutdown()
+        return
     try:
         rclpy.spin(node)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
+        ignore_stop_signals()  # a second Ctrl-C must not interrupt the teardown with a traceback
         node.destroy_node()
         rclpy.try_shutdown()
+
+
+def ignore_stop_signals() -> None:
+    """Ignore SIGINT and SIGTERM from now on: the process is already on its way out."""
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, signal.SIG_IGN)
 
 
 if __name__ == "__main__":

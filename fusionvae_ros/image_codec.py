@@ -14,6 +14,8 @@ import numpy as np
 from sensor_msgs.msg import Image
 from std_msgs.msg import Header
 
+from fusionvae_ros.guard import RejectedInputError
+
 
 @dataclass(frozen=True)
 class PixelFormat:
@@ -51,12 +53,8 @@ _TO_MODEL_CHANNELS: dict[tuple[str, int], int | None] = {
 }
 
 
-class ImageFormatError(ValueError):
+class ImageFormatError(RejectedInputError):
     """An Image message the node cannot use; ``reason`` is the short code counted in the diagnostics."""
-
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
 
 
 def decode_image(msg: Image, max_pixels: int) -> np.ndarray:

@@ -95,6 +95,18 @@ PARAMETERS: tuple[ParamSpec, ...] = (
         (-1, 2**31 - 1),
     ),
     ParamSpec("diagnostics_period", 1.0, "seconds between /diagnostics reports", (0.05, 60.0)),
+    ParamSpec(
+        "diagnostics_silent_timeout",
+        2.0,
+        "/diagnostics: a camera without messages for this long (s) is a WARN, all cameras an ERROR",
+        (0.1, 3600.0),
+    ),
+    ParamSpec(
+        "diagnostics_max_drop_fraction",
+        0.1,
+        "/diagnostics: WARN when drops exceed this share of drops plus fused sets within a report period",
+        (0.0, 1.0),
+    ),
     ParamSpec("max_image_pixels", 3840 * 2160, "larger images (width*height) are dropped as bad input", (1, 2**31 - 1)),
     ParamSpec("future_tolerance", 0.5, "views stamped more than this (s) after now are dropped", (0.0, 60.0)),
     ParamSpec("max_age", 5.0, "views stamped more than this (s) before now are dropped", (0.001, 86400.0)),
@@ -129,6 +141,8 @@ class NodeSettings:
     output_queue_size: int
     seed: int
     diagnostics_period: float
+    diagnostics_silent_timeout: float
+    diagnostics_max_drop_fraction: float
     max_image_pixels: int
     future_tolerance: float
     max_age: float

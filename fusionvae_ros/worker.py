@@ -47,14 +47,14 @@ class LatestWinsQueue(Generic[T]):
 
 
 class Worker(Generic[T]):
-    """A daemon thread that hands each queued item to ``handle``; exceptions go to ``on_error``, never kill it."""
+    """A daemon thread that hands each queued item to ``handle``.
 
-    def __init__(
-        self, queue: LatestWinsQueue[T], handle: Callable[[T], None], on_error: Callable[[Exception], None]
-    ) -> None:
+    ``handle`` must not raise (wrap it with guard.CallbackGuard): an exception would end the thread.
+    """
+
+    def __init__(self, queue: LatestWinsQueue[T], handle: Callable[[T], None]) -> None:
         self._queue = queue
         self._handle = handle
-        self._on_error = on_error
         self._thread = threading.Thread(target=self._run, name="fusion-inference", daemon=True)
 
     def start(self) -> None:
@@ -69,7 +69,4 @@ class Worker(Generic[T]):
 
     def _run(self) -> None:
         while (item := self._queue.get()) is not None:
-            try:
-                self._handle(item)
-            except Exception as error:  # the worker must survive any single bad set
-                self._on_error(error)
+            self._handle(item)

@@ -4,16 +4,43 @@
     ros2 launch fusionvae_ros fuse.launch.py camera_topics:=/left/image_raw,/right/image_raw namespace:=robot1
     ros2 launch fusionvae_ros fuse.launch.py params_file:=/path/my_params.yaml use_sim_time:=true
 
-Empty camera_topics / backend / model_path arguments leave the params file's values in force.
+Empty camera_topics / backend / model_path arguments leave the params file's values in force. Bad arguments
+(topic names, a missing params file, a boolean that is neither true nor false) stop the launch with one line before
+the node starts; when the node exits with an error, `ros2 launch` does too (non-zero status). Log colours only
+when the launch runs in a terminal.
 """
 
+import sys
+
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument, OpaqueFunction
+from launch.actions import DeclareLaunchArgument, EmitEvent, OpaqueFunction, RegisterEventHandler
+from launch.event_handlers import OnProcessExit
+from launch.events import Shutdown
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import Node
 from launch_ros.substitutions import FindPackageShare
 
+from fusionvae_ros.launch_args import (
+    check_namespace,
+    check_params_file,
+    node_exit_problem,
+    parse_camera_topics,
+    parse_flag,
+)
+
 PACKAGE = "fusionvae_ros"
+
+
+class NodeFailedError(RuntimeError):
+    """The fusion node exited with an error; raised so that `ros2 launch` exits non-zero with one line."""
+
+
+def on_node_exit(event, context):
+    """Stop the launch when the node ends: with an error (non-zero launch status) unless it exited cleanly."""
+    problem = node_exit_problem(event.process_name, event.returncode)
+    if problem is not None:
+        raise NodeFailedError(problem)
+    return [EmitEvent(event=Shutdown(reason=f"{event.process_name} exited"))]
 
 
 def fusion_node(context):
@@ -23,8 +50,9 @@ def fusion_node(context):
         """The launch argument's value as text, surrounding blanks removed."""
         return LaunchConfiguration(name).perform(context).strip()
 
-    overrides = {"use_sim_time": argument("use_sim_time").lower() in ("true", "1", "yes")}
-    topics = [topic.strip() for topic in argument("camera_topics").split(",") if topic.strip()]
+    params_file = check_params_file(argument("params_file"))
+    overrides = {"use_sim_time": parse_flag("use_sim_time", argument("use_sim_time"))}
+    topics = parse_camera_topics(argument("camera_topics"))
     if topics:
         overrides["camera_topics"] = topics
     backend, model_path = argument("backend"), argument("model_path")
@@ -32,17 +60,16 @@ def fusion_node(context):
         overrides["backend"] = backend
     if model_path:
         overrides["model_path"] = model_path
-    return [
-        Node(
-            package=PACKAGE,
-            executable="fusion_node",
-            name="fusion_node",
-            namespace=argument("namespace"),
-            parameters=[argument("params_file"), overrides],
-            output="screen",
-            emulate_tty=True,
-        )
-    ]
+    node = Node(
+        package=PACKAGE,
+        executable="fusion_node",
+        name="fusion_node",
+        namespace=check_namespace(argument("namespace")),
+        parameters=[params_file, overrides],
+        output="screen",
+        emulate_tty=sys.stdout.isatty(),  # colour codes only for a terminal, never in piped or saved logs
+    )
+    return [node, RegisterEventHandler(OnProcessExit(target_action=node, on_exit=on_node_exit))]
 
 
 def generate_launch_description():
@@ -57,7 +84,8 @@ def generate_launch_description():
             DeclareLaunchArgument(
                 "camera_topics",
                 default_value="",
-                description="comma-separated list of 1-3 camera Image topics; empty = the params file's list",
+                description="1-3 camera Image topics, comma-separated ('a,b') or as a list ('[a,b]'); empty = the "
+                "params file's list",
             ),
             DeclareLaunchArgument(
                 "backend",

@@ -107,6 +107,7 @@ class NodeProcess:
         log_dir: Path,
         command: tuple[str, ...] = FUSION_NODE_COMMAND,
     ) -> None:
+        self.domain_id = domain_id
         self.log_path = log_dir / f"node_{domain_id}_{time.monotonic_ns()}.log"
         arguments = ["--ros-args"]
         for name, value in parameters.items():
@@ -289,6 +290,69 @@ def camera_image(stamp: int, frame_id: str, size: tuple[int, int] = (48, 40), se
     msg.header.frame_id = frame_id
     msg.data.frombytes(pixels.tobytes())
     return msg
+
+
+HUGE_SIZE = (120, 100)  # the "too_large" malformed image: run the node with max_image_pixels below 12,000
+
+
+def short_data(msg: Image) -> None:
+    """One byte missing from the data."""
+    msg.data = msg.data[:-1]
+
+
+def wrong_step(msg: Image) -> None:
+    """A row stride shorter than a row."""
+    msg.step = msg.width * 3 - 2
+
+
+def unknown_encoding(msg: Image) -> None:
+    """An encoding the node does not decode."""
+    msg.encoding = "yuv422_yuy2"
+
+
+def zero_size(msg: Image) -> None:
+    """An empty image."""
+    msg.width, msg.height, msg.step, msg.data = 0, 0, 0, b""
+
+
+def huge(msg: Image) -> None:
+    """An image of HUGE_SIZE."""
+    big = camera_image(stamp_ns(msg), msg.header.frame_id, size=HUGE_SIZE)
+    msg.width, msg.height, msg.step, msg.data = big.width, big.height, big.step, big.data
+
+
+def in_future(msg: Image) -> None:
+    """Stamped 30 s ahead."""
+    msg.header.stamp.sec += 30
+
+
+def too_old(msg: Image) -> None:
+    """Stamped a minute ago."""
+    msg.header.stamp.sec -= 60
+
+
+def negative_stamp(msg: Image) -> None:
+    """A negative stamp (once a crash of the node)."""
+    msg.header.stamp.sec = -msg.header.stamp.sec
+
+
+def nanosec_out_of_range(msg: Image) -> None:
+    """A stamp whose nanosec field holds two seconds."""
+    msg.header.stamp.nanosec = 2_000_000_000
+
+
+#: Malformed camera messages: kind -> (the drop reason the node counts, how to spoil a good camera_image).
+MALFORMED: dict[str, tuple[str, Callable[[Image], None]]] = {
+    "data_length": ("data_length", short_data),
+    "step": ("step", wrong_step),
+    "encoding": ("encoding", unknown_encoding),
+    "zero_size": ("zero_size", zero_size),
+    "too_large": ("too_large", huge),
+    "stamp_future": ("stamp_future", in_future),
+    "stamp_old": ("stamp_old", too_old),
+    "negative_stamp": ("stamp_invalid", negative_stamp),
+    "nanosec_out_of_range": ("stamp_invalid", nanosec_out_of_range),
+}
 
 
 @contextlib.contextmanager

@@ -50,6 +50,8 @@ def test_every_set_is_fused_once_with_its_k_and_newest_view_stamp(bags):
     input_bag, first, _, _ = bags
     report = score_bags(first, input_bag)
     assert report.missing_set_ids == report.unmatched_stamps_ns == report.duplicate_set_ids == []
+    assert report.latency_reference.startswith("offline process:"), "process timing must not pass for live latency"
+    assert "\ntiming (offline process:" in report.to_text() and "\nlatency" not in report.to_text()
     with Reader(input_bag) as reader:
         infos = [
             json.loads(TYPESTORE.deserialize_cdr(data, conn.msgtype).data)

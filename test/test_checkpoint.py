@@ -60,11 +60,12 @@ def test_written_files_follow_the_umask_not_mkstemps_0600(tmp_path: Path) -> Non
     [
         (None, "file not found"),
         (lambda p: p.write_bytes(b""), "file is empty"),
-        (lambda p: p.write_bytes(os.urandom(4096)), "truncated or foreign file"),
+        (lambda p: p.write_bytes(os.urandom(4096)), "truncated, corrupt or another format"),
         (lambda p: torch.save({"state_dict": {}}, p), "missing format tag"),
-        (lambda p: p.write_bytes(pickle.dumps(object)), "truncated or foreign file"),  # weights_only refuses globals
+        (lambda p: p.write_bytes(pickle.dumps(object)), "truncated, corrupt or another format"),  # refuses globals
+        (lambda p: p.write_bytes(b"PK\x03\x04broken zip"), "truncated, corrupt or another format"),
     ],
-    ids=["missing", "empty", "random-bytes", "foreign-torch-file", "pickled-object"],
+    ids=["missing", "empty", "random-bytes", "foreign-torch-file", "pickled-object", "broken-zip"],
 )
 def test_bad_files_raise_one_line_checkpoint_errors(tmp_path: Path, write, message: str) -> None:
     path = tmp_path / "ck.pt"
@@ -73,11 +74,20 @@ def test_bad_files_raise_one_line_checkpoint_errors(tmp_path: Path, write, messa
     with pytest.raises(CheckpointError, match=message) as error:
         load_checkpoint(path)
     assert str(path) in str(error.value) and "\n" not in str(error.value)
+    assert "weights_only" not in str(error.value), "never invite the unsafe weights_only=False retry"
+
+
+def test_an_onnx_file_is_named_as_such(tmp_path: Path) -> None:
+    path = tmp_path / "model.onnx"
+    path.write_bytes(b"\x08\x09onnx protobuf")
+    with pytest.raises(CheckpointError, match="is an exported ONNX model; this needs the training checkpoint") as error:
+        load_checkpoint(path)
+    assert "weights_only" not in str(error.value)
 
 
 def test_truncated_checkpoint_is_rejected(tmp_path: Path) -> None:
     path = _save(tmp_path / "ck.pt")
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2])
-    with pytest.raises(CheckpointError, match="truncated or foreign file"):
+    with pytest.raises(CheckpointError, match="truncated, corrupt or another format"):
         load_checkpoint(path)

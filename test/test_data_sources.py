@@ -62,10 +62,16 @@ def test_idx_folder_gives_padded_targets_per_split(tmp_path: Path, gzipped: bool
 def test_wrong_or_empty_roots_give_one_clear_message(tmp_path: Path) -> None:
     empty = tmp_path / "empty"
     empty.mkdir()
-    for root in (empty, tmp_path / "missing"):
-        with pytest.raises(DatasetError, match="train-images-idx3-ubyte") as error:
-            build_dataset("fusion_mnist", "train", data_root=root)
-        assert str(root) in str(error.value)
+    with pytest.raises(DatasetError, match="train-images-idx3-ubyte") as error:
+        build_dataset("fusion_mnist", "train", data_root=empty)
+    assert str(empty) in str(error.value)
+    for name in ("fusion_mnist", "fusion_celeba", "fusion_tless"):
+        with pytest.raises(DatasetError, match=r"missing \(no such folder\): check --data-root") as error:
+            build_dataset(name, "train", data_root=tmp_path / "missing")
+        assert str(tmp_path / "missing") in str(error.value)
+    (tmp_path / "a_file").write_text("not a folder")
+    with pytest.raises(DatasetError, match="a_file is not a folder"):
+        build_dataset("fusion_mnist", "train", data_root=tmp_path / "a_file")
     (empty / "train-images-idx3-ubyte.gz").write_bytes(b"not gzip at all")
     with pytest.raises(DatasetError, match=r"train-images-idx3-ubyte\.gz: cannot read"):
         build_dataset("fusion_mnist", "train", data_root=empty)
@@ -96,7 +102,7 @@ def test_preview_cli_reports_a_wrong_root_without_traceback(tmp_path: Path) -> N
     )
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
-    assert result.stderr.startswith("error: ") and "t10k-images-idx3-ubyte" in result.stderr
+    assert result.stderr.startswith("error: ") and "nowhere is missing (no such folder)" in result.stderr
     assert not (tmp_path / "grid.png").exists()
 
 

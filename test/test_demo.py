@@ -31,10 +31,26 @@ def test_missing_model_is_reported_in_plain_words(tmp_path):
         cwd=REPO,
         timeout=120,
     )
-    assert done.returncode == 1
+    assert done.returncode == 2, "a missing model is a usage error, as in every tool"
     assert str(missing) in done.stderr and "file not found" in done.stderr
     assert "models/fusion_mnist/model.onnx" in done.stderr and "Traceback" not in done.stderr
     assert list(tmp_path.iterdir()) == [], "nothing is written without a model"
+
+
+def test_domain_id_comes_from_the_environment_unless_given(monkeypatch, capsys):
+    from fusionvae_ros.demo import parse_args
+
+    monkeypatch.setenv("ROS_DOMAIN_ID", "42")
+    assert parse_args([]).domain_id == 42
+    assert parse_args(["--domain-id", "7"]).domain_id == 7
+    monkeypatch.setenv("ROS_DOMAIN_ID", "robot")
+    with pytest.raises(SystemExit) as exit_info:
+        parse_args([])
+    assert exit_info.value.code == 2 and "ROS_DOMAIN_ID: expected a ROS domain id 0..232, got 'robot'" in (
+        capsys.readouterr().err
+    )
+    monkeypatch.delenv("ROS_DOMAIN_ID")
+    assert 20 <= parse_args([]).domain_id <= 99
 
 
 @pytest.mark.ros

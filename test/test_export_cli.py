@@ -73,6 +73,7 @@ def random_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.mark.slow
 def test_export_of_a_trained_checkpoint(trained_checkpoint: Path, tmp_path: Path) -> None:
     onnx_path = tmp_path / "out" / "tiny.onnx"
+    onnx_path.parent.mkdir()  # export.py writes into existing folders only (a typo must not create a tree)
     completed = run_script(
         "export.py", "--checkpoint", trained_checkpoint, "--onnx", onnx_path, "--num-samples-hint", 2
     )
@@ -99,9 +100,12 @@ def test_export_of_a_trained_checkpoint(trained_checkpoint: Path, tmp_path: Path
     assert np.abs(from_onnx - from_checkpoint.probabilities).max() <= 1e-4
 
 
-def _expect_one_line_error(arguments: list[str], capsys: pytest.CaptureFixture[str], *fragments: str) -> None:
-    """main(arguments) fails with status 1 and one stderr line holding every fragment."""
-    assert main(arguments) == 1
+def _expect_one_line_error(
+    arguments: list[str], capsys: pytest.CaptureFixture[str], *fragments: str, status: int = 2
+) -> None:
+    """main(arguments) fails with ``status`` (2: usage error, 1: export failed) and one stderr line holding every
+    fragment."""
+    assert main(arguments) == status
     message = capsys.readouterr().err.strip()
     assert "\n" not in message and message.startswith("export.py: error: "), message
     for fragment in fragments:
@@ -166,6 +170,9 @@ def test_engine_without_tensorrt_fails_before_exporting(
 ) -> None:
     arguments = ["--checkpoint", str(random_checkpoint), "--onnx", str(tmp_path / "m.onnx")]
     _expect_one_line_error(
-        [*arguments, "--engine", str(tmp_path / "e.plan")], capsys, "TensorRT backend needs the `tensorrt` Python"
+        [*arguments, "--engine", str(tmp_path / "e.plan")],
+        capsys,
+        "TensorRT backend needs the `tensorrt` Python",
+        status=1,
     )
     assert not (tmp_path / "m.onnx").exists()

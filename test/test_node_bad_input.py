@@ -6,12 +6,12 @@ from __future__ import annotations
 import time
 
 import pytest
-from ros_helpers import camera_image, count, node_test_model, run_node, stamp_ns
+from ros_helpers import MALFORMED, camera_image, count, node_test_model, run_node, stamp_ns, unknown_encoding
 
 pytestmark = pytest.mark.ros
 
 CAMERAS = ["cam0/image", "cam1/image", "cam2/image"]
-MAX_IMAGE_PIXELS = 10_000  # the 48x40 test images are fine, 120x100 is "huge"
+MAX_IMAGE_PIXELS = 10_000  # the 48x40 test images are fine, ros_helpers.HUGE_SIZE (120x100) is too large
 
 
 @pytest.fixture(scope="module")
@@ -23,6 +23,7 @@ def fusion(request, tmp_path_factory):
         "max_wait": 0.3,
         "num_hypotheses": 2,
         "input_reliability": "reliable",
+        "input_queue_size": 50,  # the burst test sends 18 messages per camera at once
         "diagnostics_period": 0.2,
         "max_image_pixels": MAX_IMAGE_PIXELS,
         "future_tolerance": 0.5,
@@ -30,46 +31,6 @@ def fusion(request, tmp_path_factory):
     }
     node, harness = run_node(request, parameters, tmp_path_factory.mktemp("node_logs"))
     return node, harness
-
-
-def short_data(msg):
-    msg.data = msg.data[:-1]
-
-
-def wrong_step(msg):
-    msg.step = msg.width * 3 - 2
-
-
-def unknown_encoding(msg):
-    msg.encoding = "yuv422_yuy2"
-
-
-def zero_size(msg):
-    msg.width, msg.height, msg.step, msg.data = 0, 0, 0, b""
-
-
-def huge(msg):
-    big = camera_image(stamp_ns(msg), msg.header.frame_id, size=(120, 100))
-    msg.width, msg.height, msg.step, msg.data = big.width, big.height, big.step, big.data
-
-
-def in_future(msg):
-    msg.header.stamp.sec += 30
-
-
-def too_old(msg):
-    msg.header.stamp.sec -= 60
-
-
-BAD_VIEWS = {
-    "data_length": short_data,
-    "step": wrong_step,
-    "encoding": unknown_encoding,
-    "zero_size": zero_size,
-    "too_large": huge,
-    "stamp_future": in_future,
-    "stamp_old": too_old,
-}
 
 
 def publish_set(harness, stamp: int, spoil=None, odd_size_camera: int | None = None) -> int:
@@ -97,12 +58,13 @@ def assert_good_set_fuses(harness) -> None:
     assert {stamp_ns(item.msg) for item in harness.messages("fused/hypotheses", since)} == {stamp}
 
 
-@pytest.mark.parametrize("reason", list(BAD_VIEWS))
-def test_bad_view_is_dropped_counted_and_the_rest_of_the_set_fused(fusion, reason):
+@pytest.mark.parametrize("kind", list(MALFORMED))
+def test_bad_view_is_dropped_counted_and_the_rest_of_the_set_fused(fusion, kind):
     node, harness = fusion
+    reason, spoil = MALFORMED[kind]
     before = harness.settled_diagnostics()
     since = time.monotonic()
-    expected_stamp = publish_set(harness, time.time_ns(), spoil=BAD_VIEWS[reason])
+    expected_stamp = publish_set(harness, time.time_ns(), spoil=spoil)
     after = harness.settled_diagnostics()
     assert delta(after, before, f"drops_{reason}") == 1
     assert delta(after, before, "drops_total") == 1
@@ -137,3 +99,23 @@ def test_bad_input_warnings_are_throttled_per_reason(fusion):
     assert delta(after, before, "drops_encoding") == 5
     warnings = [line for line in node.output()[log_before:].splitlines() if "dropped (encoding)" in line]
     assert len(warnings) <= 1, "at most one warning per reason per warn period, the rest only counted"
+
+
+def test_a_burst_of_every_kind_of_malformed_message_on_every_camera_leaves_the_node_fusing(fusion):
+    node, harness = fusion
+    before = harness.settled_diagnostics()
+    for _ in range(2):
+        for _, spoil in MALFORMED.values():
+            for camera in range(3):
+                msg = camera_image(time.time_ns(), f"cam{camera}")
+                spoil(msg)
+                harness.publish(camera, msg)
+    after = harness.settled_diagnostics()
+    for reason in {reason for reason, _ in MALFORMED.values()}:
+        expected = 6 * sum(counted == reason for counted, _ in MALFORMED.values())
+        assert delta(after, before, f"drops_{reason}") == expected, reason
+    assert delta(after, before, "sets_published") == 0
+    assert not [key for key in after if key.startswith("drops_") and key.endswith("_error")], after
+    for _ in range(3):
+        assert_good_set_fuses(harness)
+    assert node.alive()

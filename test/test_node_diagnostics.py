@@ -43,14 +43,65 @@ def test_latency_percentiles_and_node_overhead_in_milliseconds():
     assert report["hypotheses_published"] == "300" and report["sets_published"] == "100"
 
 
-def test_level_warns_only_for_drops_since_the_previous_report():
-    stats = FusionStats(num_cameras=1)
+class FakeClock:
+    """A monotonic clock the test advances by hand."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_level_warns_when_drops_exceed_the_fraction_of_the_period_only():
+    clock = FakeClock()
+    stats = FusionStats(num_cameras=1, max_drop_fraction=0.25, clock=clock)
+    stats.record_view(0)
     stats.record_drop("zero_size")
-    first = stats.report("n", "h")
-    assert first.level == DiagnosticStatus.WARN and "1 views/sets dropped" in first.message
+    for _ in range(3):
+        stats.record_published(3, 0.01, 0.005)
+    first = stats.report("n", "h")  # 1 drop vs 3 sets: exactly 25 %, not more
+    assert first.level == DiagnosticStatus.OK
+    stats.record_view(0)
+    stats.record_drop("zero_size")
+    stats.record_drop("step")
+    stats.record_published(3, 0.01, 0.005)
     second = stats.report("n", "h")
-    assert second.level == DiagnosticStatus.OK
-    assert values(second)["drops_zero_size"] == "1", "counters stay cumulative"
+    assert second.level == DiagnosticStatus.WARN
+    assert "2 views/sets dropped vs 1 sets fused" in second.message and "25%" in second.message
+    stats.record_view(0)
+    third = stats.report("n", "h")
+    assert third.level == DiagnosticStatus.OK, "only the drops of the last period count"
+    assert values(third)["drops_zero_size"] == "2", "counters stay cumulative"
+
+
+def test_level_is_error_without_any_input_and_warn_for_one_silent_camera():
+    clock = FakeClock()
+    stats = FusionStats(num_cameras=3, silent_timeout=2.0, clock=clock)
+    clock.now += 1.0
+    assert stats.report("n", "h").level == DiagnosticStatus.OK, "silence shorter than the timeout is fine"
+    clock.now += 1.5
+    waiting = stats.report("n", "h")
+    assert waiting.level == DiagnosticStatus.ERROR and waiting.message == "no camera input for 2.5 s"
+    for camera in (0, 2):
+        stats.record_view(camera)
+    one_silent = stats.report("n", "h")
+    assert one_silent.level == DiagnosticStatus.WARN and one_silent.message == "silent camera(s): 1 (2.5 s)"
+    stats.record_view(1)
+    assert stats.report("n", "h").level == DiagnosticStatus.OK
+    clock.now += 3.0
+    assert stats.report("n", "h").level == DiagnosticStatus.ERROR, "input that stopped is an error too"
+
+
+def test_silent_camera_and_drops_are_both_named():
+    clock = FakeClock()
+    stats = FusionStats(num_cameras=2, silent_timeout=1.0, clock=clock)
+    clock.now += 1.0
+    stats.record_view(0)
+    stats.record_drop("encoding")
+    status = stats.report("n", "h")
+    assert status.level == DiagnosticStatus.WARN
+    assert status.message.startswith("silent camera(s): 1 (1.0 s); 1 views/sets dropped vs 0 sets fused")
 
 
 def test_rates_cover_the_period_since_the_last_report():

@@ -76,3 +76,27 @@ def test_uses_the_standard_launch_ros_api():
     (share,) = calls_to(tree, "FindPackageShare")
     assert calls_to(tree, "PathJoinSubstitution"), "the default params file is joined from the package share"
     assert share.args
+
+
+def test_arguments_are_checked_at_launch_time_by_the_tested_helpers():
+    tree = parsed()
+    helpers = {"check_params_file", "parse_flag", "parse_camera_topics", "check_namespace", "node_exit_problem"}
+    imported = {
+        alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and node.module == "fusionvae_ros.launch_args"
+        for alias in node.names
+    }
+    assert helpers <= imported
+    assert all(calls_to(tree, helper) for helper in helpers), "every helper is used"
+
+
+def test_node_exit_ends_the_launch_and_colours_follow_the_terminal():
+    tree = parsed()
+    (handler,) = calls_to(tree, "OnProcessExit")
+    keywords = {keyword.arg: keyword.value for keyword in handler.keywords}
+    assert isinstance(keywords["target_action"], ast.Name) and isinstance(keywords["on_exit"], ast.Name)
+    assert calls_to(tree, "RegisterEventHandler") and calls_to(tree, "Shutdown")
+    (node,) = calls_to(tree, "Node")
+    emulate_tty = {keyword.arg: keyword.value for keyword in node.keywords}["emulate_tty"]
+    assert ast.unparse(emulate_tty) == "sys.stdout.isatty()", "no colour codes in piped logs"

@@ -1,10 +1,14 @@
-"""Start-up failures of the real node process: a missing or corrupt model file, or bad parameters, end the
-process with exit code 2 and one clear log line naming the problem, never a traceback."""
+"""Start-up failures of the real node process: a missing or corrupt model file, bad parameters or a missing
+params file end the process with exit code 2 and one clear log line naming the problem, never a traceback; and
+Ctrl-C, even repeated, ends it cleanly."""
 
 from __future__ import annotations
 
+import signal
+import time
+
 import pytest
-from ros_helpers import NodeProcess, node_test_model, unique_domain_id
+from ros_helpers import FUSION_NODE_COMMAND, NodeProcess, node_test_model, unique_domain_id
 
 pytestmark = pytest.mark.ros
 
@@ -61,3 +65,35 @@ def test_corrupt_model_file_names_the_file_and_backend(tmp_path):
 def test_bad_parameters_are_named(parameters, expected, tmp_path):
     line = start_and_fail({**parameters, "model_path": str(tmp_path / "unused.onnx")}, tmp_path)
     assert expected in line
+
+
+def test_a_missing_params_file_is_one_fatal_line_not_an_rcl_traceback(tmp_path):
+    missing = tmp_path / "missing.yaml"
+    command = (*FUSION_NODE_COMMAND, "--ros-args", "--params-file", str(missing))
+    node = NodeProcess({}, unique_domain_id(), tmp_path, command)
+    try:
+        code = node.wait(timeout=120)
+    finally:
+        node.stop()
+    output = node.output()
+    assert code == EXIT_STARTUP_ERROR and "Traceback" not in output, output
+    fatal = [line for line in output.splitlines() if "[FATAL]" in line]
+    assert len(fatal) == 1 and "cannot start" in fatal[0] and str(missing) in fatal[0], output
+
+
+def test_repeated_interrupts_end_the_node_cleanly(tmp_path):
+    node = NodeProcess({"model_path": str(node_test_model().path)}, unique_domain_id(), tmp_path)
+    try:
+        deadline = time.monotonic() + 120
+        while "fusing 3 camera(s)" not in node.output():  # the node logs this once it is up
+            assert node.alive() and time.monotonic() < deadline, node.output()
+            time.sleep(0.05)
+        while node.alive() and time.monotonic() < deadline:  # Ctrl-C, then more while it shuts down
+            node.process.send_signal(signal.SIGINT)
+            time.sleep(0.01)
+        code = node.wait(timeout=30)
+    finally:
+        node.stop()
+    output = node.output()
+    assert code == 0, output
+    assert "Traceback" not in output and "KeyboardInterrupt" not in output, output

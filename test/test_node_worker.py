@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 
+from fusionvae_ros.guard import CallbackGuard
 from fusionvae_ros.worker import LatestWinsQueue, Worker
 
 
@@ -25,7 +26,7 @@ def test_closing_wakes_a_waiting_consumer():
     assert results == [None]
 
 
-def test_worker_handles_items_in_order_and_survives_errors():
+def test_guarded_worker_handles_items_in_order_and_survives_errors():
     handled, errors, done = [], [], threading.Event()
 
     def handle(item: int) -> None:
@@ -36,11 +37,12 @@ def test_worker_handles_items_in_order_and_survives_errors():
             done.set()
 
     queue: LatestWinsQueue[int] = LatestWinsQueue(10)
-    worker = Worker(queue, handle, errors.append)
+    guard = CallbackGuard(lambda reason, detail: errors.append((reason, detail)))
+    worker = Worker(queue, guard.wrap("inference_error", handle))
     for item in range(1, 5):
         queue.put(item)
     worker.start()
     assert done.wait(30)
     worker.stop()
     assert handled == [1, 3, 4]
-    assert [str(error) for error in errors] == ["bad set"]
+    assert errors == [("inference_error", "RuntimeError: bad set")]

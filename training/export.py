@@ -1,22 +1,25 @@
 """Export a trained FusionVAE checkpoint for deployment: a validated ONNX file, optionally a TensorRT engine.
 
-    python training/export.py --checkpoint runs/x/checkpoint.pt --onnx models/x/model.onnx
+    python training/export.py --checkpoint runs/x/checkpoints/last.pt --onnx models/x/model.onnx  # models/x exists
     python training/export.py --checkpoint CKPT --onnx OUT.onnx --engine OUT.plan --fp16   # on the target GPU
 
 The ONNX file is only written after onnx.checker accepts it and ONNX Runtime reproduces torch's images for the
-same noise (see fusionvae_core.export). Any failure prints one line and exits with status 1.
+same noise (see fusionvae_core.export). Every failure prints one line: usage errors (bad arguments, an unusable
+checkpoint, an output that cannot be written) exit with status 2, a failed export or engine build with status 1.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
+import tempfile
 from pathlib import Path
 
 from fusionvae_core.checkpoint import CheckpointError
 from fusionvae_core.export import DEFAULT_OPSET, DEFAULT_TOLERANCE, ExportError, export_checkpoint
 from fusionvae_core.inference import BackendError, import_backend_module
+
+EXIT_FAILED, EXIT_USAGE = 1, 2
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -45,24 +48,33 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def output_problem(path: Path) -> str | None:
-    """Why `path` cannot be written, found before the minute-long export; None when it can."""
+    """Why `path` cannot be written, found before the minute-long export by creating a probe file; None if it can.
+
+    The folder must exist already: a typo in it should not silently create a new folder tree.
+    """
     if path.is_dir():
         return "is a folder"
-    existing = next(parent for parent in path.parents if parent.exists())
-    if not existing.is_dir():
-        return f"{existing} is not a folder"
-    if not os.access(existing, os.W_OK):
-        return f"cannot create files in {existing}"
+    folder = path.parent
+    if not folder.is_dir():
+        if folder.exists():
+            return f"{folder} is not a folder"
+        missing = next(parent for parent in reversed(path.parents) if not parent.exists())
+        return f"folder {missing} does not exist (create it first: mkdir -p {folder})"
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        return f"cannot create files in {folder} ({error.strerror or error})"
     return None
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the export; 0 on success, 1 with a one-line message on stderr otherwise."""
+    """Run the export; 0 on success, else a one-line message on stderr and 2 (usage) or 1 (export failed)."""
     args = parse_args(argv)
     problem = output_problem(args.onnx)
     if problem is not None:
         print(f"export.py: error: --onnx {args.onnx}: {problem}", file=sys.stderr)
-        return 1
+        return EXIT_USAGE
     try:
         tensorrt = import_backend_module("tensorrt") if args.engine is not None else None  # fail before exporting
         report = export_checkpoint(
@@ -88,12 +100,15 @@ def main(argv: list[str] | None = None) -> int:
                 max_samples=args.max_samples,
             )
             print(f"built {args.engine}: TensorRT {key.tensorrt_version} on {key.gpu_name}, fp16={key.fp16}")
-    except (CheckpointError, ExportError, BackendError) as error:
+    except CheckpointError as error:
         print(f"export.py: error: {' '.join(str(error).split())}", file=sys.stderr)
-        return 1
-    except OSError as error:  # e.g. the disk filled up while writing
-        print(f"export.py: error: {error.filename or args.onnx}: {error.strerror or error}", file=sys.stderr)
-        return 1
+        return EXIT_USAGE
+    except (ExportError, BackendError) as error:
+        print(f"export.py: error: {' '.join(str(error).split())}", file=sys.stderr)
+        return EXIT_FAILED
+    except OSError as error:  # e.g. the disk filled up while writing: name the output, not the temp file
+        print(f"export.py: error: --onnx {args.onnx}: cannot write ({error.strerror or error})", file=sys.stderr)
+        return EXIT_FAILED
     return 0
 
 

@@ -2,24 +2,27 @@
 
     python training/train.py --config training/configs/tiny.yaml --run-dir runs/tiny
     python training/train.py --config training/configs/fusion_mnist.yaml --run-dir runs/mnist \
-        --set budget.epochs=null --set budget.max_steps=2000
+        --set budget.max_steps=2000                                  # replaces the config's epochs
     python training/train.py --run-dir runs/mnist --resume             # continue exactly where it stopped
     torchrun --nproc_per_node=2 training/train.py --config ... --run-dir ...   # DDP (gloo on CPU, nccl on GPU)
 
 The run folder receives checkpoints/last.pt (written atomically), metrics.jsonl, TensorBoard logs and config.yaml.
 Ctrl-C (SIGINT) or SIGTERM finishes the current step, writes a checkpoint and exits with status 130 / 143.
-Configuration errors, unusable checkpoints and devices print one line and exit with status 2.
+Configuration errors, unusable checkpoints, data roots, run folders and devices print one line and exit with
+status 2; a run folder this command created is removed again when the run fails before its first checkpoint.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 from pathlib import Path
 
 import yaml
 
+from fusionvae_core.atomic_file import remove_stale_temporaries
 from fusionvae_core.checkpoint import CheckpointError, load_checkpoint
 from fusionvae_core.data import DatasetError
 from fusionvae_core.training import CHECKPOINT_FILE, ConfigError, RunOptions, TrainConfig, load_config, run_training
@@ -66,6 +69,7 @@ def resolve_config(args: argparse.Namespace) -> tuple[TrainConfig, dict | None]:
         if checkpoint_path.exists():
             raise ConfigError(f"{checkpoint_path} already exists: continue it with --resume or choose a new --run-dir")
         return load_config(args.config, args.overrides), None
+    remove_stale_temporaries(checkpoint_path)  # left by a kill during a checkpoint write
     payload = load_checkpoint(checkpoint_path)
     train_state = payload.get("train_state")
     if not isinstance(train_state, dict) or not isinstance(train_state.get("config"), dict):
@@ -86,19 +90,32 @@ def resolve_config(args: argparse.Namespace) -> tuple[TrainConfig, dict | None]:
     return stored, payload
 
 
+def prepare_run_dir(run_dir: Path, config: TrainConfig) -> None:
+    """Create the run folder (and parents) and store the config in it; ConfigError if it cannot be written."""
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / CONFIG_COPY).write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
+    except OSError as error:
+        where = error.filename or run_dir
+        raise ConfigError(f"--run-dir {run_dir}: cannot write {where} ({error.strerror or error})") from None
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run training; returns the process exit status."""
     args = parse_args(argv)
+    first_rank = os.environ.get("RANK", "0") == "0"
+    created = first_rank and not args.run_dir.exists()
     try:
         config, resume = resolve_config(args)
-        if os.environ.get("RANK", "0") == "0":
-            args.run_dir.mkdir(parents=True, exist_ok=True)
-            (args.run_dir / CONFIG_COPY).write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
+        if first_rank:
+            prepare_run_dir(args.run_dir, config)
         result = run_training(config, RunOptions(args.run_dir, args.device, args.stop_at_step), resume)
     except (ConfigError, CheckpointError, DatasetError, DeviceError) as error:
-        print(f"train.py: error: {error}", file=sys.stderr)
+        if created and not (args.run_dir / CHECKPOINT_FILE).exists():  # a failed start leaves no empty run folder
+            shutil.rmtree(args.run_dir, ignore_errors=True)
+        print(f"train.py: error: {' '.join(str(error).split())}", file=sys.stderr)
         return 2
-    if os.environ.get("RANK", "0") == "0":
+    if first_rank:
         print(
             f"{result.status} at step {result.step}/{result.total_steps} ({result.skipped_steps} skipped); "
             f"checkpoint {result.checkpoint}"

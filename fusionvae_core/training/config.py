@@ -21,6 +21,8 @@ from fusionvae_core.config import ModelConfig
 from fusionvae_core.data import DATASET_NAMES, SPLITS
 
 MODEL_KINDS = ("fusionvae", *BASELINE_KINDS)
+OVERRIDE_SOURCE = "--set"  # how error messages name command-line overrides
+BUDGET_LENGTHS = ("epochs", "max_steps")  # exactly one of them gives the run's length
 
 
 class ConfigError(ValueError):
@@ -131,30 +133,51 @@ class TrainConfig:
 
 
 def load_config(path: str | Path, overrides: list[str] | None = None) -> TrainConfig:
-    """Read a YAML config (following `base:`), apply `section.key=value` overrides and validate."""
+    """Read a YAML config (following `base:`), apply `section.key=value` overrides and validate.
+
+    Overrides are checked on their own first, so a typo is blamed on ``--set``, not on the file. Setting one of
+    budget.epochs / budget.max_steps by override replaces the file's other one (the length is one or the other).
+    """
     path = Path(path)
     values = _read_with_bases(path, seen=())
     values.setdefault("name", path.stem)
     for item in overrides or []:
-        apply_override(values, item, str(path))
-    return TrainConfig.from_dict(values, source=str(path))
+        apply_override(values, item, OVERRIDE_SOURCE)
+    source = f"{path} with {OVERRIDE_SOURCE} {' '.join(overrides)}" if overrides else str(path)
+    return TrainConfig.from_dict(values, source=source)
 
 
 def apply_override(values: dict[str, Any], item: str, source: str) -> None:
-    """Set `section.key=value` (value parsed as YAML) in a nested config mapping, in place."""
+    """Set `section.key=value` (value parsed as YAML, key and type checked) in a nested config mapping, in place."""
     key, sep, raw = item.partition("=")
     parts = key.strip().split(".")
-    if not sep or not all(parts):
-        raise ConfigError(f"{source}: override {item!r}: expected section.key=value, e.g. optim.lr=0.005")
+    label = f"{source} {item!r}"
+    if not sep or len(parts) < 2 or not all(parts):
+        raise ConfigError(f"{label}: expected section.key=value, e.g. budget.max_steps=100")
+    try:
+        value = yaml.safe_load(raw)
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{label}: value is not valid YAML ({' '.join(str(error).split())})") from None
+    section, name = parts[0], parts[1]
+    hints = typing.get_type_hints(TrainConfig)
+    if section not in hints or section == "name":
+        raise ConfigError(f"{label}: unknown section {section!r}; sections: {sorted(set(hints) - {'name'})}")
+    fields = typing.get_type_hints(hints[section])
+    if name not in fields:
+        raise ConfigError(f"{label}: unknown key {section}.{name}; valid keys in {section}: {sorted(fields)}")
+    if len(parts) == 2:
+        _check_type(value, fields[name], label, key.strip())
+    elif typing.get_origin(fields[name]) is not dict:
+        raise ConfigError(f"{label}: {section}.{name} is not a mapping")
     target = values
     for part in parts[:-1]:
         target = target.setdefault(part, {})
         if not isinstance(target, dict):
-            raise ConfigError(f"{source}: override {item!r}: {part} is not a section")
-    try:
-        target[parts[-1]] = yaml.safe_load(raw)
-    except yaml.YAMLError as error:
-        raise ConfigError(f"{source}: override {item!r}: value is not valid YAML ({error})") from None
+            raise ConfigError(f"{label}: {part} is not a section")
+    target[parts[-1]] = value
+    if section == "budget" and name in BUDGET_LENGTHS and value is not None:
+        other = next(length for length in BUDGET_LENGTHS if length != name)
+        target[other] = None  # the run's length is given by the override, not by the file's other setting
 
 
 def config_differences(first: TrainConfig, second: TrainConfig) -> list[str]:
@@ -313,7 +336,7 @@ def _check_values(config: TrainConfig, source: str) -> None:
     if config.optim.weight_decay < 0:
         fail("optim.weight_decay", f"must be >= 0, got {config.optim.weight_decay}")
     if (config.budget.epochs is None) == (config.budget.max_steps is None):
-        fail("budget", "set exactly one of epochs and max_steps")
+        fail("budget", "set exactly one of epochs and max_steps (on the command line: --set budget.max_steps=N)")
     if any(step < 0 for step in config.debug.nan_at_steps):
         fail("debug.nan_at_steps", f"steps are 0-based and >= 0, got {list(config.debug.nan_at_steps)}")
 

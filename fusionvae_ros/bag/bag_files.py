@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import yaml
 from rosbags.rosbag2 import Reader, ReaderError, StoragePlugin, Writer, WriterError
 from rosbags.typesys import Stores, get_typestore
 
@@ -123,6 +124,7 @@ class InputBag:
         for conn in self._reader.connections:
             self.counts[conn.topic] = self.counts.get(conn.topic, 0) + conn.msgcount
         self.duration_ns: int = self._reader.duration
+        self.custom_data: dict[str, str] = _custom_data(self.path)
 
     def __enter__(self) -> InputBag:
         return self
@@ -236,6 +238,16 @@ class OutputBag:
         with contextlib.suppress(Exception):
             self._writer.abort()
         shutil.rmtree(self._staging, ignore_errors=True)
+
+
+def _custom_data(path: Path) -> dict[str, str]:
+    """The custom_data notes of a bag's metadata.yaml (rosbags' Reader does not expose them); {} if none."""
+    try:
+        metadata = yaml.safe_load((path / "metadata.yaml").read_text())
+        notes = metadata["rosbag2_bagfile_information"].get("custom_data") or {}
+    except (OSError, yaml.YAMLError, KeyError, TypeError, AttributeError):
+        return {}
+    return {str(key): str(value) for key, value in notes.items()} if isinstance(notes, dict) else {}
 
 
 def _looks_like_bag(path: Path) -> bool:

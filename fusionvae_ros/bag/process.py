@@ -48,7 +48,8 @@ class ProcessSummary:
         histogram = ", ".join(f"K={k}: {n}" for k, n in sorted(self.sets_by_k.items())) or "none"
         return (
             f"process: wrote {path}: {sum(self.sets_by_k.values())} fused sets ({histogram}), "
-            f"{self.messages} messages; {self.bad_views} unusable views dropped"
+            f"{self.messages} messages; {self.bad_views} unusable views dropped. Its log times are offline "
+            "timing (when the live node would emit each set, in bag time, without inference): not a live latency"
         )
 
 

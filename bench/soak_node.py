@@ -1,0 +1,114 @@
+"""Soak the fusion node: three 640x480 rgb8 cameras at 30 Hz for a given time; memory growth, sets fused, latency.
+
+The node runs in its own process (onnxruntime, CPU), fed by this process over real DDS (loopback, reliable QoS,
+the package's Fast DDS profile for camera-sized images in both processes, as bench/node_latency.py runs it).
+The run is cut into chunks; after each chunk the node's resident memory (VmRSS) is read from /proc. Printed: RSS
+after the first chunk (warm-up: model, DDS buffers) and at the end with the growth between them, sets fused /
+sent, and latency p50/p99 from the last view of a set published to its last hypothesis received. A leak shows as
+RSS growing chunk after chunk; sets lost at 30 Hz depend on the machine's load (printed).
+
+    .venv/bin/python bench/soak_node.py [--duration 300] [--rate 30] [--size 640x480] [--chunk 10] [--model PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from node_latency import CAMERAS, NUM_HYPOTHESES, run_at_rate  # bench/ is on sys.path (the script's folder)
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "test"))
+
+from ros_helpers import node_test_model, running_node  # noqa: E402
+
+from fusionvae_ros.package_files import DDS_PROFILE_VARIABLE, LARGE_IMAGE_DDS_PROFILE, shipped_file  # noqa: E402
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of process ``pid`` in MiB (Linux /proc)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmRSS for process {pid}")
+
+
+def soak(args: argparse.Namespace, model: Path, log_dir: Path) -> int:
+    """Run the chunks; print RSS per chunk and the summary; 0 if the node is still alive at the end."""
+    size = tuple(int(value) for value in args.size.split("x"))
+    parameters = {
+        "camera_topics": CAMERAS,
+        "model_path": str(model),
+        "num_hypotheses": NUM_HYPOTHESES,
+        "input_reliability": "reliable",
+        "max_image_pixels": 4096 * 4096,
+        "max_wait": 0.5,  # large frames can trail each other on loopback DDS: keep sets complete
+        "diagnostics_period": 1.0,
+    }
+    chunks = max(2, round(args.duration / args.chunk))
+    sets_per_chunk = round(args.chunk * args.rate)
+    latencies: list[float] = []
+    sent = lost = 0
+    rss: list[float] = []
+    started = time.monotonic()
+    with running_node(parameters, log_dir, CAMERAS) as (node, harness):
+        pid = node.process.pid
+        print(f"node RSS before the first frame: {rss_mb(pid):.1f} MiB", flush=True)
+        for chunk in range(chunks):
+            chunk_latencies, chunk_lost = run_at_rate(harness, size, args.rate, sets_per_chunk)
+            latencies += chunk_latencies
+            sent += sets_per_chunk
+            lost += chunk_lost
+            rss.append(rss_mb(pid))
+            p50 = np.median(chunk_latencies) * 1e3 if chunk_latencies else float("nan")
+            print(
+                f"chunk {chunk + 1}/{chunks}: {sets_per_chunk - chunk_lost}/{sets_per_chunk} sets fused, "
+                f"p50 {p50:.1f} ms, node RSS {rss[-1]:.1f} MiB",
+                flush=True,
+            )
+        alive = node.alive()
+    elapsed = time.monotonic() - started
+    p50, p99 = np.percentile(np.asarray(latencies) * 1e3, [50, 99]) if latencies else (float("nan"),) * 2
+    growth = rss[-1] - rss[0]
+    print(f"\n== soak: 3 cameras {args.size} rgb8 at {args.rate:g} Hz, {elapsed:.0f} s, model {model.name} ==")
+    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    print(f"node alive at the end: {'yes' if alive else 'NO'}")
+    print(f"sets fused / sent: {sent - lost} / {sent} = {(sent - lost) / sent:.3f}")
+    print(f"latency last view published -> last hypothesis received: p50 {p50:.1f} ms, p99 {p99:.1f} ms")
+    print(
+        f"node RSS after the first chunk (warm) {rss[0]:.1f} MiB, at the end {rss[-1]:.1f} MiB: growth "
+        f"{growth:+.1f} MiB = {growth / rss[0]:+.1%} over {chunks - 1} more chunks"
+    )
+    return 0 if alive else 1
+
+
+def parse_args() -> argparse.Namespace:
+    """Command line."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=float, default=300.0, help="seconds of camera input")
+    parser.add_argument("--rate", type=float, default=30.0, help="frames per second on each camera")
+    parser.add_argument("--size", default="640x480", help="camera resolution WxH")
+    parser.add_argument("--chunk", type=float, default=10.0, help="seconds between RSS readings")
+    parser.add_argument("--model", type=Path, help="ONNX model (default: shipped FusionMNIST, else a tiny export)")
+    return parser.parse_args()
+
+
+def main() -> int:
+    """Run the soak."""
+    args = parse_args()
+    try:
+        model = args.model or node_test_model().path
+    except pytest.skip.Exception as error:
+        sys.exit(f"soak_node: no model to run: {error}")
+    os.environ.setdefault(DDS_PROFILE_VARIABLE, str(shipped_file(LARGE_IMAGE_DDS_PROFILE)))  # here and the node
+    return soak(args, model, Path(tempfile.mkdtemp(prefix="soak_node_")))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
