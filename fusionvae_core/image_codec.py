@@ -139,17 +139,10 @@ def decode_compressed(msg: Any, max_pixels: int, min_size: int | None = None) ->
     """
     compressed_format = parse_compressed_format(msg.format)
     data = np.frombuffer(msg.data, dtype=np.uint8)
-    head = data[:32].tobytes()
-    if head.startswith(_JPEG_MAGIC):
-        width, height, grey = _jpeg_frame(data)
-        _check_size(width, height, max_pixels)
-        flags = _jpeg_decode_flags(width, height, grey, min_size)
-    elif head.startswith(_PNG_MAGIC):
-        width, height = _png_size(head)
-        _check_size(width, height, max_pixels)
-        flags = cv2.IMREAD_UNCHANGED
-    else:
-        raise ImageFormatError("corrupt", f"payload ({data.size} bytes) is neither JPEG nor PNG data")
+    width, height, grey = _payload_header(data)
+    _check_size(width, height, max_pixels)
+    is_jpeg = data[:3].tobytes() == _JPEG_MAGIC
+    flags = _jpeg_decode_flags(width, height, grey, min_size) if is_jpeg else cv2.IMREAD_UNCHANGED
     pixels = cv2.imdecode(data, flags)
     if pixels is None:
         raise ImageFormatError("corrupt", f"{width}x{height} payload of {data.size} bytes does not decode")
@@ -158,6 +151,12 @@ def decode_compressed(msg: Any, max_pixels: int, min_size: int | None = None) ->
     if compressed_format.payload_order == "rgb" and order != "mono":
         order = order.replace("bgr", "rgb")
     return pixels, f"{order}{16 if pixels.dtype == np.uint16 else 8}"
+
+
+def compressed_image_size(msg: Any) -> tuple[int, int]:
+    """(width, height) of a CompressedImage's JPEG/PNG payload, read from its header (nothing is decoded)."""
+    width, height, _ = _payload_header(np.frombuffer(msg.data, dtype=np.uint8))
+    return width, height
 
 
 def encode_compressed(pixels: np.ndarray, encoding: str, codec: str = "jpeg", quality: int = 95) -> tuple[str, bytes]:
@@ -216,6 +215,16 @@ def _check_size(width: int, height: int, max_pixels: int) -> None:
         raise ImageFormatError("zero_size", f"image has zero size ({width}x{height})")
     if height * width > max_pixels:
         raise ImageFormatError("too_large", f"image {width}x{height} exceeds max_image_pixels={max_pixels}")
+
+
+def _payload_header(data: np.ndarray) -> tuple[int, int, bool]:
+    """(width, height, is_grey_jpeg) of a JPEG or PNG payload from its header; ImageFormatError otherwise."""
+    head = data[:32].tobytes()
+    if head.startswith(_JPEG_MAGIC):
+        return _jpeg_frame(data)
+    if head.startswith(_PNG_MAGIC):
+        return (*_png_size(head), False)
+    raise ImageFormatError("corrupt", f"payload ({data.size} bytes) is neither JPEG nor PNG data")
 
 
 def _jpeg_frame(data: np.ndarray) -> tuple[int, int, bool]:

@@ -1,6 +1,7 @@
 """The fusion_node executable: synchronises 1-3 camera topics, fuses each view set, publishes the hypotheses.
 
-Topics (relative names, so a namespace applies): camera_topics in; fused/hypotheses (num_hypotheses Images per
+Topics (relative names, so a namespace applies): camera_topics in (sensor_msgs/Image, or CompressedImage on
+<topic>/compressed with input_transport compressed); fused/hypotheses (num_hypotheses Images per
 set, published back to back, all with header.stamp = newest view stamp of the set and one frame_id),
 fused/mean (Image), fused/uncertainty (32FC1 per-pixel std over the hypotheses) and /diagnostics out.
 Outputs are at the model's resolution (mono8 for grey models, rgb8 for RGB models). Bad views and sets are
@@ -32,12 +33,13 @@ from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.time import Time
-from sensor_msgs.msg import Image
+from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 
+from fusionvae_ros.camera_input import decode_view, message_type, transport_topic
 from fusionvae_ros.diagnostics import FusionStats
 from fusionvae_ros.fusion import MODEL_ENCODINGS, fuse_views, prepare_view
-from fusionvae_ros.image_codec import ImageFormatError, decode_image, encode_image
+from fusionvae_ros.image_codec import ImageFormatError, encode_image
 from fusionvae_ros.noise_seed import set_noise_seed
 from fusionvae_ros.package_files import resolve_model_path
 from fusionvae_ros.params import (
@@ -143,8 +145,11 @@ class FusionNode(Node):
             else ReliabilityPolicy.RELIABLE,
             durability=DurabilityPolicy.VOLATILE,
         )
+        transport = self.settings.input_transport
         for camera, topic in enumerate(self.settings.camera_topics):
-            self.create_subscription(Image, topic, partial(self._on_view, camera), input_qos)
+            self.create_subscription(
+                message_type(transport), transport_topic(topic, transport), partial(self._on_view, camera), input_qos
+            )
         self._poll_timer = self.create_timer(SYNC_POLL_PERIOD_S, self._poll_sync)
         self._poll_timer.cancel()  # runs only while views wait for partners (no idle wake-ups)
         # wall-clock period: reports keep coming while a replayed bag (use_sim_time) is paused
@@ -167,7 +172,7 @@ class FusionNode(Node):
 
     # --- input side (executor thread) ---
 
-    def _on_view(self, camera: int, msg: Image) -> None:
+    def _on_view(self, camera: int, msg: Image | CompressedImage) -> None:
         """Validate a camera message, bring it to the model's format (spreads that work over arrivals), sync it."""
         received_s = time.monotonic()
         self.stats.record_view(camera)
@@ -178,19 +183,19 @@ class FusionNode(Node):
         if stamp_problem:
             self._drop(stamp_problem[0], f"{where}: {stamp_problem[1]}")
             return
+        channels, size = self.backend.channels, self.backend.image_size
         try:
-            pixels = decode_image(msg, self.settings.max_image_pixels)
+            decoded = decode_view(msg, self.settings.input_transport, self.settings.max_image_pixels, size)
         except ImageFormatError as error:
             self._drop(error.reason, f"{where}: {error}")
             return
-        channels, size = self.backend.channels, self.backend.image_size
         view = CameraView(
-            prepare_view(pixels, msg.encoding, channels, size, self.settings.resize_mode),
+            prepare_view(decoded.pixels, decoded.encoding, channels, size, self.settings.resize_mode),
             MODEL_ENCODINGS[channels],
             msg.header.frame_id,
             msg.header.stamp,
             received_s,
-            source_size=(msg.width, msg.height),
+            source_size=decoded.camera_size,
         )
         resets = self.sync.resets
         ready = self.sync.add(camera, stamp_ns, view, now_ns)

@@ -13,6 +13,7 @@ from typing import Any
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 from rclpy.node import Node
 
+from fusionvae_ros.camera_input import INPUT_TRANSPORTS
 from fusionvae_ros.preprocess import RESIZE_MODES
 
 BACKENDS = ("onnxruntime", "torch", "tensorrt")
@@ -54,7 +55,15 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec(
         "camera_topics",
         ["camera_0/image_raw", "camera_1/image_raw", "camera_2/image_raw"],
-        "sensor_msgs/Image topics of the 1-3 cameras that view the scene (camera index = position in this list)",
+        "image topics of the 1-3 cameras that view the scene (camera index = position in this list); with "
+        "input_transport compressed the node subscribes <topic>/compressed, as image_transport does",
+    ),
+    ParamSpec(
+        "input_transport",
+        "raw",
+        "raw: sensor_msgs/Image on each camera topic; compressed: sensor_msgs/CompressedImage (JPEG/PNG) on "
+        "<topic>/compressed",
+        choices=INPUT_TRANSPORTS,
     ),
     ParamSpec("slop", 0.01, "largest stamp difference (s) between views fused into one set", (0.0, 1.0)),
     ParamSpec("max_wait", 0.05, "how long (s) to wait for missing views before fusing a partial set", (0.0, 5.0)),
@@ -106,6 +115,7 @@ class NodeSettings:
     """All parameter values, read once at start-up; the runtime-changeable ones are updated in place."""
 
     camera_topics: list[str]
+    input_transport: str
     slop: float
     max_wait: float
     num_hypotheses: int

@@ -3,8 +3,9 @@
     ros2 launch fusionvae_ros fuse.launch.py
     ros2 launch fusionvae_ros fuse.launch.py camera_topics:=/left/image_raw,/right/image_raw namespace:=robot1
     ros2 launch fusionvae_ros fuse.launch.py params_file:=/path/my_params.yaml use_sim_time:=true
+    ros2 launch fusionvae_ros fuse.launch.py input_transport:=compressed
 
-Empty camera_topics / backend / model_path arguments leave the params file's values in force.
+Empty camera_topics / backend / model_path / input_transport arguments leave the params file's values in force.
 """
 
 from launch import LaunchDescription
@@ -27,11 +28,12 @@ def fusion_node(context):
     topics = [topic.strip() for topic in argument("camera_topics").split(",") if topic.strip()]
     if topics:
         overrides["camera_topics"] = topics
-    backend, model_path = argument("backend"), argument("model_path")
-    if backend:
-        overrides["backend"] = backend
-    if model_path:
-        overrides["model_path"] = model_path
+    optional = {
+        "backend": argument("backend"),
+        "model_path": argument("model_path"),
+        "input_transport": argument("input_transport"),
+    }
+    overrides.update({name: value for name, value in optional.items() if value})
     return [
         Node(
             package=PACKAGE,
@@ -69,6 +71,12 @@ def generate_launch_description():
                 default_value="",
                 description="model file (ONNX; a .pt checkpoint for the torch backend); empty = the params file's "
                 "value (default: the shipped FusionMNIST model)",
+            ),
+            DeclareLaunchArgument(
+                "input_transport",
+                default_value="",
+                description="raw (sensor_msgs/Image on each camera topic) or compressed (CompressedImage on "
+                "<camera topic>/compressed, as image_transport publishes it); empty = the params file's value",
             ),
             DeclareLaunchArgument(
                 "namespace",

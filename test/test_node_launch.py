@@ -12,7 +12,15 @@ import ast
 from pathlib import Path
 
 LAUNCH_FILE = Path(__file__).resolve().parents[1] / "launch" / "fuse.launch.py"
-REQUIRED_ARGUMENTS = {"params_file", "camera_topics", "backend", "model_path", "namespace", "use_sim_time"}
+REQUIRED_ARGUMENTS = {
+    "params_file",
+    "camera_topics",
+    "backend",
+    "model_path",
+    "input_transport",
+    "namespace",
+    "use_sim_time",
+}
 
 
 def parsed() -> ast.Module:

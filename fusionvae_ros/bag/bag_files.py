@@ -24,6 +24,8 @@ from rosbags.rosbag2 import Reader, ReaderError, StoragePlugin, Writer, WriterEr
 from rosbags.typesys import Stores, get_typestore
 
 IMAGE_TYPE = "sensor_msgs/msg/Image"
+COMPRESSED_IMAGE_TYPE = "sensor_msgs/msg/CompressedImage"
+CAMERA_TYPES = (IMAGE_TYPE, COMPRESSED_IMAGE_TYPE)  # what a camera topic may carry (raw or compressed transport)
 STRING_TYPE = "std_msgs/msg/String"
 CLOCK_TYPE = "rosgraph_msgs/msg/Clock"
 
@@ -85,6 +87,17 @@ def serialize_image(msg: Any) -> bytes:
         data=np.frombuffer(msg.data, dtype=np.uint8),
     )
     return bytes(typestore().serialize_cdr(image, IMAGE_TYPE))
+
+
+def serialize_compressed(stamp_ns: int, frame_id: str, fmt: str, payload: bytes) -> bytes:
+    """CDR bytes of a sensor_msgs/CompressedImage (format string and JPEG/PNG payload as image_transport sends)."""
+    types = typestore().types
+    header = types["std_msgs/msg/Header"](
+        stamp=types["builtin_interfaces/msg/Time"](sec=stamp_ns // 1_000_000_000, nanosec=stamp_ns % 1_000_000_000),
+        frame_id=frame_id,
+    )
+    message = types[COMPRESSED_IMAGE_TYPE](header=header, format=fmt, data=np.frombuffer(payload, dtype=np.uint8))
+    return bytes(typestore().serialize_cdr(message, COMPRESSED_IMAGE_TYPE))
 
 
 def serialize_text(text: str) -> bytes:

@@ -17,6 +17,7 @@ from typing import Any
 
 from fusionvae_ros.bag.bag_files import (
     CAMERA_TOPICS,
+    COMPRESSED_IMAGE_TYPE,
     FUSED_TOPICS,
     HYPOTHESES_TOPIC,
     IMAGE_TYPE,
@@ -70,12 +71,15 @@ def node_settings(**overrides: Any) -> Any:
 
 def process_bag(input_path: str, output_path: str, settings: Any, overwrite: bool = False) -> ProcessSummary:
     """Fuse every view set of ``input_path`` and write the node's output topics to ``output_path``."""
+    from fusionvae_ros.camera_input import transport_topic
     from fusionvae_ros.fusion_node import StartupError, load_model
     from fusionvae_ros.sync import ViewSynchroniser
 
     with InputBag(input_path) as bag:
-        topics = list(settings.camera_topics)
-        bag.require(topics, IMAGE_TYPE, "pass --camera-topics with the bag's camera topics")
+        transport = settings.input_transport
+        topics = [transport_topic(topic, transport) for topic in settings.camera_topics]
+        msgtype = COMPRESSED_IMAGE_TYPE if transport == "compressed" else IMAGE_TYPE
+        bag.require(topics, msgtype, "pass --camera-topics (base topics) and --input-transport matching the bag")
         sync = ViewSynchroniser(
             len(topics), settings.slop, settings.max_wait, settings.sync_queue_size, settings.reset_jump
         )
@@ -93,7 +97,7 @@ def process_bag(input_path: str, output_path: str, settings: Any, overwrite: boo
             bad_views, now_ns = 0, 0
             for message in bag.messages(topics):
                 now_ns = message.log_time_ns
-                view = _camera_view(bag.decode(message), now_ns, settings.max_image_pixels)
+                view = _camera_view(bag.decode(message), now_ns, settings, backend.image_size)
                 if view is None:
                     bad_views += 1
                     continue
@@ -106,21 +110,26 @@ def process_bag(input_path: str, output_path: str, settings: Any, overwrite: boo
     return ProcessSummary(dict(sorted(fuser.sets_by_k.items())), bad_views, messages)
 
 
-def _camera_view(msg: Any, log_time_ns: int, max_pixels: int) -> Any:
-    """The node's CameraView of one camera message logged at ``log_time_ns``, or None if it is unusable."""
+def _camera_view(msg: Any, log_time_ns: int, settings: Any, model_size: int) -> Any:
+    """The node's CameraView of one camera message logged at ``log_time_ns``, or None if it is unusable.
+
+    Decoded as the node decodes it (compressed JPEG at the same reduced scale), so results match a live run.
+    """
+    from fusionvae_ros.camera_input import decode_view
     from fusionvae_ros.fusion_node import CameraView
-    from fusionvae_ros.image_codec import ImageFormatError, decode_image
+    from fusionvae_ros.image_codec import ImageFormatError
 
     try:
-        pixels = decode_image(msg, max_pixels)
+        decoded = decode_view(msg, settings.input_transport, settings.max_image_pixels, model_size)
     except ImageFormatError:
         return None
     return CameraView(
-        pixels=pixels,
-        encoding=msg.encoding,
+        pixels=decoded.pixels,
+        encoding=decoded.encoding,
         frame_id=msg.header.frame_id,
         stamp=msg.header.stamp,
         received_s=log_time_ns / 1e9,
+        source_size=decoded.camera_size,
     )
 
 
@@ -174,6 +183,7 @@ class _SetWriter:
 #: process options that set the node parameter of the same meaning (option -> parameter).
 NODE_OPTIONS = {
     "model": "model_path",
+    "input_transport": "input_transport",
     "backend": "backend",
     "device": "device",
     "num_hypotheses": "num_hypotheses",
@@ -193,7 +203,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output", required=True, help="bag folder to create with the /fused/* topics")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing bag at OUTPUT (once complete)")
     parser.add_argument(
-        "--camera-topics", nargs="+", help="camera topics in camera order (default: the bag's /camera_N/image_raw)"
+        "--camera-topics",
+        nargs="+",
+        help="camera (base) topics in camera order (default: the bag's /camera_N/image_raw); with "
+        "--input-transport compressed the bag's <topic>/compressed topics are read",
     )
     parser.add_argument(
         "--seed",
@@ -219,7 +232,11 @@ def run(args: argparse.Namespace) -> int:
     overrides = {name: getattr(args, option) for option, name in NODE_OPTIONS.items()}
     overrides = {name: value for name, value in overrides.items() if value is not None}
     with InputBag(args.input) as bag:
-        default_topics = [topic for topic in CAMERA_TOPICS if topic in bag.topics] or list(CAMERA_TOPICS)
+        raw = [topic for topic in CAMERA_TOPICS if topic in bag.topics]
+        compressed = [topic for topic in CAMERA_TOPICS if f"{topic}/compressed" in bag.topics]
+    if not raw and compressed:  # a bag of image_transport compressed cameras only
+        overrides.setdefault("input_transport", "compressed")
+    default_topics = (compressed if overrides.get("input_transport") == "compressed" else raw) or list(CAMERA_TOPICS)
     settings = node_settings(camera_topics=args.camera_topics or default_topics, seed=args.seed, **overrides)
     print(process_bag(args.input, args.output, settings, args.overwrite).describe(args.output))
     return 0

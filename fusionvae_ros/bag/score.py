@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from fusionvae_ros.bag.bag_files import (
+    CAMERA_TYPES,
     GROUND_TRUTH_TOPIC,
     HYPOTHESES_TOPIC,
     IMAGE_TYPE,
@@ -111,7 +112,7 @@ def load_ground_truth(path: str, with_views: bool = False) -> list[GroundTruthSe
         infos: list[SetInfo] = []
         targets: dict[int, np.ndarray] = {}
         views: dict[tuple[str, int], np.ndarray] = {}
-        camera_topics = [t for t, kind in bag.topics.items() if kind == IMAGE_TYPE and t != GROUND_TRUTH_TOPIC]
+        camera_topics = [t for t, kind in bag.topics.items() if kind in CAMERA_TYPES and t != GROUND_TRUTH_TOPIC]
         wanted = [SET_INFO_TOPIC, GROUND_TRUTH_TOPIC, *(camera_topics if with_views else [])]
         for message in bag.messages(wanted):
             msg = bag.decode(message)
@@ -144,7 +145,7 @@ def load_outputs(path: str) -> tuple[dict[int, FusedOutput], dict[tuple[str, int
     with InputBag(path) as bag:
         bag.require([HYPOTHESES_TOPIC], IMAGE_TYPE, "score reads the fused outputs that process or record write")
         fused = {HYPOTHESES_TOPIC, MEAN_TOPIC, UNCERTAINTY_TOPIC}
-        cameras = [t for t, kind in bag.topics.items() if kind == IMAGE_TYPE and t.startswith("/camera")]
+        cameras = [t for t, kind in bag.topics.items() if kind in CAMERA_TYPES and t.startswith("/camera")]
         for message in bag.messages([*fused, *cameras]):
             msg = bag.decode(message)
             stamp_ns = stamp_to_ns(msg.header.stamp)
@@ -267,10 +268,13 @@ def _percentiles(latencies: list[float]) -> dict[str, float] | None:
 
 
 def _pixels(msg: Any, topic: str, path: str) -> np.ndarray:
-    """uint8 [H, W, C] pixels of an 8-bit Image message; BagError for anything else."""
-    from fusionvae_ros.image_codec import ImageFormatError, decode_image
+    """uint8 [H, W, C] pixels of an 8-bit Image message (RGB/grey for a CompressedImage); BagError otherwise."""
+    from fusionvae_ros.image_codec import ImageFormatError, decode_compressed, decode_image, to_model_channels
 
     try:
+        if hasattr(msg, "format"):  # CompressedImage camera view: decoded to RGB (grey stays grey)
+            pixels, encoding = decode_compressed(msg, MAX_PIXELS)
+            return to_model_channels(pixels, encoding, 1 if pixels.shape[2] == 1 else 3)
         pixels = decode_image(msg, MAX_PIXELS)
     except ImageFormatError as error:
         raise BagError(f"{path}: unusable image on {topic}: {error}") from None
