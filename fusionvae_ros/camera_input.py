@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from sensor_msgs.msg import CompressedImage, Image
 
-from fusionvae_core.image_codec import compressed_image_size, decode_compressed, decode_image
+from fusionvae_core.image_codec import INPUT_FORMATS, compressed_image_size, decode_compressed, decode_image
 
 INPUT_TRANSPORTS = ("raw", "compressed")
 _MESSAGE_TYPES = {"raw": Image, "compressed": CompressedImage}
@@ -47,3 +47,13 @@ def decode_view(msg: Any, transport: str, max_pixels: int, min_size: int | None)
         return DecodedView(decode_image(msg, max_pixels), msg.encoding, (msg.width, msg.height))
     pixels, encoding = decode_compressed(msg, max_pixels, min_size)
     return DecodedView(pixels, encoding, compressed_image_size(msg))
+
+
+def colour_mismatch(encoding: str, model_channels: int) -> str | None:
+    """What the model does with a camera's colours when they do not match its own (None when they match)."""
+    camera_channels = 1 if INPUT_FORMATS[encoding].order == "gray" else 3
+    if camera_channels == model_channels:
+        return None
+    if model_channels == 1:
+        return f"sends colour ({encoding}) but the model is grey: colour is dropped (luminance), outputs are mono8"
+    return f"sends grey ({encoding}) but the model is RGB: grey is copied into 3 channels, outputs are rgb8"

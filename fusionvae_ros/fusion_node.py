@@ -3,8 +3,9 @@
 Topics (relative names, so a namespace applies): camera_topics in (sensor_msgs/Image, or CompressedImage on
 <topic>/compressed with input_transport compressed); fused/hypotheses (num_hypotheses Images per
 set, published back to back, all with header.stamp = newest view stamp of the set and one frame_id),
-fused/mean (Image), fused/uncertainty (32FC1 per-pixel std over the hypotheses) and /diagnostics out.
-Outputs are at the model's resolution (mono8 for grey models, rgb8 for RGB models). Bad views and sets are
+fused/mean (Image), fused/uncertainty (32FC1 per-pixel std over the hypotheses), fused/camera_info (once the
+reference camera's camera_info arrived) and /diagnostics out. Outputs are at the model's resolution or, with
+output_size camera, the reference camera's (mono8 for grey models, rgb8 for RGB models). Bad views and sets are
 dropped with a throttled warning and a per-reason count in /diagnostics; set composition (K, camera indices)
 is logged at debug level and reported in /diagnostics. Each view is decoded and brought to the model's format
 as it arrives (spreading that work over the arrivals); inference runs on a worker thread behind a latest-wins
@@ -33,17 +34,18 @@ from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.time import Time
-from sensor_msgs.msg import CompressedImage, Image
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_msgs.msg import Header
 
-from fusionvae_ros.camera_input import decode_view, message_type, transport_topic
+from fusionvae_ros.camera_input import colour_mismatch, decode_view, message_type, transport_topic
 from fusionvae_ros.diagnostics import FusionStats
 from fusionvae_ros.fusion import MODEL_ENCODINGS, fuse_views, prepare_view
-from fusionvae_ros.image_codec import ImageFormatError, encode_image
+from fusionvae_ros.image_codec import ImageFormatError
 from fusionvae_ros.noise_seed import set_noise_seed
+from fusionvae_ros.output_geometry import output_geometry, sibling_camera_info_topic
+from fusionvae_ros.outputs import FusedOutputs
 from fusionvae_ros.package_files import resolve_model_path
 from fusionvae_ros.params import (
-    MAX_NUM_HYPOTHESES,
     RUNTIME_PARAMETERS,
     NodeSettings,
     SettingsError,
@@ -132,10 +134,9 @@ class FusionNode(Node):
         )
         self._jobs: LatestWinsQueue[FusionJob] = LatestWinsQueue(self.settings.inference_queue_size)
 
-        output_qos = self.settings.output_queue_size
-        self._hypotheses_pub = self.create_publisher(Image, "fused/hypotheses", output_qos * MAX_NUM_HYPOTHESES)
-        self._mean_pub = self.create_publisher(Image, "fused/mean", output_qos)
-        self._uncertainty_pub = self.create_publisher(Image, "fused/uncertainty", output_qos)
+        self._outputs = FusedOutputs(self.create_publisher, self.settings.output_queue_size)
+        self._reference_info: CameraInfo | None = None  # the reference camera's latest calibration
+        self._colour_mismatch: dict[int, str] = {}  # camera -> what the model does with its colours
         self._diagnostics_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         input_qos = QoSProfile(
             history=HistoryPolicy.KEEP_LAST,
@@ -150,6 +151,8 @@ class FusionNode(Node):
             self.create_subscription(
                 message_type(transport), transport_topic(topic, transport), partial(self._on_view, camera), input_qos
             )
+        info_topic = self.settings.camera_info_topic or sibling_camera_info_topic(self.settings.camera_topics[0])
+        self.create_subscription(CameraInfo, info_topic, self._on_camera_info, input_qos)
         self._poll_timer = self.create_timer(SYNC_POLL_PERIOD_S, self._poll_sync)
         self._poll_timer.cancel()  # runs only while views wait for partners (no idle wake-ups)
         # wall-clock period: reports keep coming while a replayed bag (use_sim_time) is paused
@@ -189,6 +192,8 @@ class FusionNode(Node):
         except ImageFormatError as error:
             self._drop(error.reason, f"{where}: {error}")
             return
+        if camera not in self._colour_mismatch:
+            self._check_colours(camera, where, decoded.encoding)
         view = CameraView(
             prepare_view(decoded.pixels, decoded.encoding, channels, size, self.settings.resize_mode),
             MODEL_ENCODINGS[channels],
@@ -205,6 +210,17 @@ class FusionNode(Node):
             self._submit(view_set)
         if self.sync.buffered() and self._poll_timer.is_canceled():
             self._poll_timer.reset()
+
+    def _check_colours(self, camera: int, where: str, encoding: str) -> None:
+        """Warn once per camera when its colours do not match the model's (colour dropped or grey replicated)."""
+        mismatch = colour_mismatch(encoding, self.backend.channels)
+        self._colour_mismatch[camera] = mismatch or "none"
+        if mismatch:
+            self.get_logger().warning(f"{where}: {mismatch}")
+
+    def _on_camera_info(self, msg: CameraInfo) -> None:
+        """Keep the reference camera's latest calibration for fused/camera_info."""
+        self._reference_info = msg
 
     def _stamp_problem(self, stamp_ns: int, now_ns: int) -> tuple[str, str] | None:
         """(reason, detail) if the stamp is too far in the future or past; no check before the clock runs."""
@@ -267,11 +283,12 @@ class FusionNode(Node):
             settings.temperature,
             set_noise_seed(settings.seed, job.stamp_ns),
         )
-        header = Header(stamp=job.newest.stamp, frame_id=settings.output_frame_id or job.newest.frame_id)
-        for hypothesis in fused.hypotheses:
-            self._hypotheses_pub.publish(encode_image(hypothesis, header))
-        self._mean_pub.publish(encode_image(fused.mean, header))
-        self._uncertainty_pub.publish(encode_image(fused.std, header))
+        info = self._reference_info
+        frame_id = settings.output_frame_id or (info.header.frame_id if info else "") or job.newest.frame_id
+        camera_size = job.views[0].size  # every view of a set has the same size
+        geometry = output_geometry(camera_size, self.backend.image_size, settings.resize_mode, settings.output_size)
+        reference = (info, camera_size) if info else None
+        self._outputs.publish(fused, Header(stamp=job.newest.stamp, frame_id=frame_id), geometry, reference)
         latency_s = time.monotonic() - max(view.received_s for view in job.views)
         self.stats.record_published(len(fused.hypotheses), latency_s, fused.backend_s)
 
@@ -308,6 +325,12 @@ class FusionNode(Node):
                 "model_path": str(self.model_path),
                 "num_hypotheses": self.settings.num_hypotheses,
                 "temperature": self.settings.temperature,
+                "output_size": self.settings.output_size,
+                "camera_info_received": self._reference_info is not None,
+                "colour_mismatch": "; ".join(
+                    f"camera {camera}: {text}" for camera, text in sorted(self._colour_mismatch.items())
+                )
+                or "none",
             },
         )
         array = DiagnosticArray(status=[status])

@@ -14,6 +14,7 @@ from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescri
 from rclpy.node import Node
 
 from fusionvae_ros.camera_input import INPUT_TRANSPORTS
+from fusionvae_ros.output_geometry import OUTPUT_SIZES
 from fusionvae_ros.preprocess import RESIZE_MODES
 
 BACKENDS = ("onnxruntime", "torch", "tensorrt")
@@ -77,7 +78,25 @@ PARAMETERS: tuple[ParamSpec, ...] = (
         "empty = models/fusion_mnist/model.onnx of this package",
     ),
     ParamSpec("device", "cpu", "inference device, e.g. cpu or cuda:0 (backends that support it)"),
-    ParamSpec("output_frame_id", "", "frame_id of the outputs; empty = frame_id of the newest view of each set"),
+    ParamSpec(
+        "output_frame_id",
+        "",
+        "frame_id of the outputs; empty = the reference camera_info's frame_id once received, else the frame_id "
+        "of the newest view of each set",
+    ),
+    ParamSpec(
+        "output_size",
+        "model",
+        "model: outputs at the model's square size; camera: at the reference camera's resolution (its width x "
+        "height, or the centre square with center_crop)",
+        choices=OUTPUT_SIZES,
+    ),
+    ParamSpec(
+        "camera_info_topic",
+        "",
+        "sensor_msgs/CameraInfo of the reference camera (camera 0), republished matching the outputs on "
+        "fused/camera_info; empty = the camera_info topic next to the first camera topic",
+    ),
     ParamSpec(
         "resize_mode",
         "resize",
@@ -124,6 +143,8 @@ class NodeSettings:
     model_path: str
     device: str
     output_frame_id: str
+    output_size: str
+    camera_info_topic: str
     resize_mode: str
     input_reliability: str
     input_queue_size: int
