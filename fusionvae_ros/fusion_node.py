@@ -1,10 +1,11 @@
 """The fusion_node executable: synchronises 1-3 camera topics, fuses each view set, publishes the hypotheses.
 
 Topics (relative names, so a namespace applies): camera_topics in (sensor_msgs/Image, or CompressedImage on
-<topic>/compressed with input_transport compressed); fused/hypotheses (num_hypotheses Images per
-set, published back to back, all with header.stamp = newest view stamp of the set and one frame_id),
-fused/mean (Image), fused/uncertainty (32FC1 per-pixel std over the hypotheses), fused/camera_info (once the
-reference camera's camera_info arrived) and /diagnostics out. Outputs are at the model's resolution or, with
+<topic>/compressed with input_transport compressed); fused/set_info (one per set: its header and number of
+hypotheses), fused/hypotheses (num_hypotheses Images per set, published back to back, all with header.stamp =
+newest view stamp of the set and one frame_id), fused/hypothesis_<i> (hypothesis i of each set), fused/mean
+(Image), fused/uncertainty (32FC1 per-pixel std over the hypotheses), fused/camera_info (once the reference
+camera's camera_info arrived) and /diagnostics out. Outputs are at the model's resolution or, with
 output_size camera, the reference camera's (mono8 for grey models, rgb8 for RGB models). Bad views and sets are
 dropped with a throttled warning and a per-reason count in /diagnostics; set composition (K, camera indices)
 is logged at debug level and reported in /diagnostics. Each view is decoded and brought to the model's format
@@ -134,7 +135,9 @@ class FusionNode(Node):
         )
         self._jobs: LatestWinsQueue[FusionJob] = LatestWinsQueue(self.settings.inference_queue_size)
 
-        self._outputs = FusedOutputs(self.create_publisher, self.settings.output_queue_size)
+        self._outputs = FusedOutputs(
+            self.create_publisher, self.settings.output_queue_size, self.settings.num_hypotheses
+        )
         self._reference_info: CameraInfo | None = None  # the reference camera's latest calibration
         self._colour_mismatch: dict[int, str] = {}  # camera -> what the model does with its colours
         self._diagnostics_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
@@ -288,7 +291,8 @@ class FusionNode(Node):
         camera_size = job.views[0].size  # every view of a set has the same size
         geometry = output_geometry(camera_size, self.backend.image_size, settings.resize_mode, settings.output_size)
         reference = (info, camera_size) if info else None
-        self._outputs.publish(fused, Header(stamp=job.newest.stamp, frame_id=frame_id), geometry, reference)
+        header = Header(stamp=job.newest.stamp, frame_id=frame_id)
+        self._outputs.publish(fused, header, geometry, reference, job.cameras)
         latency_s = time.monotonic() - max(view.received_s for view in job.views)
         self.stats.record_published(len(fused.hypotheses), latency_s, fused.backend_s)
 
@@ -305,6 +309,8 @@ class FusionNode(Node):
             if problem:
                 return SetParametersResult(successful=False, reason=problem)
         changed = {p.name: p.value for p in parameters if p.name in RUNTIME_PARAMETERS}
+        # index topics first: the worker may fuse with the new count as soon as it is set
+        self._outputs.ensure_indexed_topics(changed.get("num_hypotheses", self.settings.num_hypotheses))
         for name, value in changed.items():
             setattr(self.settings, name, value)
         self.sync.set_slop(self.settings.slop)
