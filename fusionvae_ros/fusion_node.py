@@ -122,6 +122,7 @@ class FusionNode(Node):
         except (InvalidParameterValueException, InvalidParameterTypeException) as error:
             raise StartupError(f"invalid parameter: {_one_line(error)}") from None
         self.settings = NodeSettings.from_node(self)
+        self.registration = self.settings.view_registration()
         self.backend, self.model_path = load_model(self.settings)
         num_cameras = len(self.settings.camera_topics)
         self.stats = FusionStats(num_cameras)
@@ -197,8 +198,9 @@ class FusionNode(Node):
             return
         if camera not in self._colour_mismatch:
             self._check_colours(camera, where, decoded.encoding)
+        pixels = self.registration.warp(camera, decoded.pixels, decoded.camera_size)
         view = CameraView(
-            prepare_view(decoded.pixels, decoded.encoding, channels, size, self.settings.resize_mode),
+            prepare_view(pixels, decoded.encoding, channels, size, self.settings.resize_mode),
             MODEL_ENCODINGS[channels],
             msg.header.frame_id,
             msg.header.stamp,

@@ -16,11 +16,13 @@ from rclpy.node import Node
 from fusionvae_ros.camera_input import INPUT_TRANSPORTS
 from fusionvae_ros.output_geometry import OUTPUT_SIZES
 from fusionvae_ros.preprocess import RESIZE_MODES
+from fusionvae_ros.registration import IDENTITY, RegistrationError, ViewRegistration, parse_homography
 
 BACKENDS = ("onnxruntime", "torch", "tensorrt")
 RELIABILITIES = ("best_effort", "reliable")
 MAX_CAMERAS = 3
 MAX_NUM_HYPOTHESES = 16
+HOMOGRAPHY_PARAMETERS = {1: "homography_1", 2: "homography_2"}  # camera index -> parameter
 RUNTIME_PARAMETERS = ("slop", "max_wait", "num_hypotheses", "temperature")
 
 
@@ -65,6 +67,17 @@ PARAMETERS: tuple[ParamSpec, ...] = (
         "raw: sensor_msgs/Image on each camera topic; compressed: sensor_msgs/CompressedImage (JPEG/PNG) on "
         "<topic>/compressed",
         choices=INPUT_TRANSPORTS,
+    ),
+    ParamSpec(
+        "homography_1",
+        list(IDENTITY),
+        "row-major 3x3 homography from camera 1's pixels to camera 0's, applied before fusion (views must show one "
+        "viewpoint); identity = already aligned. `fusionvae_bag register` estimates it",
+    ),
+    ParamSpec(
+        "homography_2",
+        list(IDENTITY),
+        "row-major 3x3 homography from camera 2's pixels to camera 0's, applied before fusion; identity = aligned",
     ),
     ParamSpec("slop", 0.01, "largest stamp difference (s) between views fused into one set", (0.0, 1.0)),
     ParamSpec("max_wait", 0.05, "how long (s) to wait for missing views before fusing a partial set", (0.0, 5.0)),
@@ -135,6 +148,8 @@ class NodeSettings:
 
     camera_topics: list[str]
     input_transport: str
+    homography_1: list[float]
+    homography_2: list[float]
     slop: float
     max_wait: float
     num_hypotheses: int
@@ -171,7 +186,18 @@ class NodeSettings:
         if len(set(topics)) != len(topics):
             raise SettingsError(f"parameter camera_topics={topics}: topics must be distinct")
         values["camera_topics"] = topics
-        return cls(**values)
+        settings = cls(**values | {name: list(values[name]) for name in HOMOGRAPHY_PARAMETERS.values()})
+        settings.view_registration()  # fail at start-up, not per view
+        return settings
+
+    def view_registration(self) -> ViewRegistration:
+        """The cameras' homographies into camera 0 (SettingsError for unusable matrices)."""
+        try:
+            return ViewRegistration(
+                {camera: parse_homography(name, getattr(self, name)) for camera, name in HOMOGRAPHY_PARAMETERS.items()}
+            )
+        except RegistrationError as error:
+            raise SettingsError(str(error)) from None
 
 
 def declare_parameters(node: Node) -> None:

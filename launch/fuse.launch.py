@@ -4,6 +4,7 @@
     ros2 launch fusionvae_ros fuse.launch.py camera_topics:=/left/image_raw,/right/image_raw namespace:=robot1
     ros2 launch fusionvae_ros fuse.launch.py params_file:=/path/my_params.yaml use_sim_time:=true
     ros2 launch fusionvae_ros fuse.launch.py input_transport:=compressed
+    ros2 launch fusionvae_ros fuse.launch.py registration_file:=registration.yaml   # from `fusionvae_bag register`
 
 Empty camera_topics / backend / model_path / input_transport arguments leave the params file's values in force.
 """
@@ -34,13 +35,15 @@ def fusion_node(context):
         "input_transport": argument("input_transport"),
     }
     overrides.update({name: value for name, value in optional.items() if value})
+    registration = argument("registration_file")  # homography_1/2 from `fusionvae_bag register`
+    parameter_files = [argument("params_file"), *([registration] if registration else [])]
     return [
         Node(
             package=PACKAGE,
             executable="fusion_node",
             name="fusion_node",
             namespace=argument("namespace"),
-            parameters=[argument("params_file"), overrides],
+            parameters=[*parameter_files, overrides],
             output="screen",
             emulate_tty=True,
         )
@@ -77,6 +80,12 @@ def generate_launch_description():
                 default_value="",
                 description="raw (sensor_msgs/Image on each camera topic) or compressed (CompressedImage on "
                 "<camera topic>/compressed, as image_transport publishes it); empty = the params file's value",
+            ),
+            DeclareLaunchArgument(
+                "registration_file",
+                default_value="",
+                description="YAML with homography_1/homography_2 (written by `fusionvae_bag register`), loaded after "
+                "params_file; empty = the params file's homographies (identity: views already aligned)",
             ),
             DeclareLaunchArgument(
                 "namespace",

@@ -18,6 +18,7 @@ REQUIRED_ARGUMENTS = {
     "backend",
     "model_path",
     "input_transport",
+    "registration_file",
     "namespace",
     "use_sim_time",
 }

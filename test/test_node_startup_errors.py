@@ -55,8 +55,21 @@ def test_corrupt_model_file_names_the_file_and_backend(tmp_path):
         ({"resize_mode": "stretch"}, "resize_mode"),
         ({"slop": 5.0}, "slop"),
         ({"num_hypotheses": 0}, "num_hypotheses"),
+        ({"input_transport": "theora"}, "input_transport"),
+        ({"homography_1": [1.0, 0.0, 0.0, 0.0, 1.0, 0.0]}, "homography_1: expected 9 values"),
+        ({"homography_2": [0.0] * 9}, "homography_2"),
     ],
-    ids=["four_cameras", "duplicate_topics", "unknown_backend", "unknown_resize_mode", "slop_range", "zero_hypotheses"],
+    ids=[
+        "four_cameras",
+        "duplicate_topics",
+        "unknown_backend",
+        "unknown_resize_mode",
+        "slop_range",
+        "zero_hypotheses",
+        "unknown_transport",
+        "short_homography",
+        "singular_homography",
+    ],
 )
 def test_bad_parameters_are_named(parameters, expected, tmp_path):
     line = start_and_fail({**parameters, "model_path": str(tmp_path / "unused.onnx")}, tmp_path)

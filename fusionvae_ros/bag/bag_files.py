@@ -178,6 +178,15 @@ class InputBag:
             ) from None
 
 
+def bag_cameras(bag: InputBag, transport: str | None) -> tuple[str, list[str]]:
+    """The camera transport and the /camera_N/image_raw base topics ``bag`` holds: ``transport`` if given, else
+    compressed when the bag has only <topic>/compressed camera topics (image_transport naming), else raw."""
+    raw = [topic for topic in CAMERA_TOPICS if topic in bag.topics]
+    compressed = [topic for topic in CAMERA_TOPICS if f"{topic}/compressed" in bag.topics]
+    transport = transport or ("compressed" if compressed and not raw else "raw")
+    return transport, compressed if transport == "compressed" else raw
+
+
 class OutputBag:
     """A new rosbag2 (MCAP) written into a temporary folder and renamed to ``path`` by ``commit``.
 

@@ -26,6 +26,7 @@ from fusionvae_ros.bag.bag_files import (
     BagError,
     InputBag,
     OutputBag,
+    bag_cameras,
     ns_to_stamp,
     serialize_image,
     stamp_to_ns,
@@ -97,12 +98,13 @@ def process_bag(input_path: str, output_path: str, settings: Any, overwrite: boo
             bad_views, now_ns = 0, 0
             for message in bag.messages(topics):
                 now_ns = message.log_time_ns
-                view = _camera_view(bag.decode(message), now_ns, settings, backend.image_size)
+                camera = topics.index(message.topic)
+                view = _camera_view(bag.decode(message), camera, now_ns, settings, backend.image_size)
                 if view is None:
                     bad_views += 1
                     continue
                 stamp_ns = stamp_to_ns(view.stamp)
-                for view_set in sync.add(topics.index(message.topic), stamp_ns, view, now_ns):
+                for view_set in sync.add(camera, stamp_ns, view, now_ns):
                     fuser.write(view_set, now_ns)
             for view_set in sync.poll(now_ns + sync.max_wait_ns):
                 fuser.write(view_set, now_ns + sync.max_wait_ns)
@@ -110,10 +112,11 @@ def process_bag(input_path: str, output_path: str, settings: Any, overwrite: boo
     return ProcessSummary(dict(sorted(fuser.sets_by_k.items())), bad_views, messages)
 
 
-def _camera_view(msg: Any, log_time_ns: int, settings: Any, model_size: int) -> Any:
+def _camera_view(msg: Any, camera: int, log_time_ns: int, settings: Any, model_size: int) -> Any:
     """The node's CameraView of one camera message logged at ``log_time_ns``, or None if it is unusable.
 
-    Decoded as the node decodes it (compressed JPEG at the same reduced scale), so results match a live run.
+    Decoded and registered as the node does it (compressed JPEG at the same reduced scale, the same homography),
+    so results match a live run.
     """
     from fusionvae_ros.camera_input import decode_view
     from fusionvae_ros.fusion_node import CameraView
@@ -124,7 +127,7 @@ def _camera_view(msg: Any, log_time_ns: int, settings: Any, model_size: int) -> 
     except ImageFormatError:
         return None
     return CameraView(
-        pixels=decoded.pixels,
+        pixels=settings.view_registration().warp(camera, decoded.pixels, decoded.camera_size),
         encoding=decoded.encoding,
         frame_id=msg.header.frame_id,
         stamp=msg.header.stamp,
@@ -232,11 +235,8 @@ def run(args: argparse.Namespace) -> int:
     overrides = {name: getattr(args, option) for option, name in NODE_OPTIONS.items()}
     overrides = {name: value for name, value in overrides.items() if value is not None}
     with InputBag(args.input) as bag:
-        raw = [topic for topic in CAMERA_TOPICS if topic in bag.topics]
-        compressed = [topic for topic in CAMERA_TOPICS if f"{topic}/compressed" in bag.topics]
-    if not raw and compressed:  # a bag of image_transport compressed cameras only
-        overrides.setdefault("input_transport", "compressed")
-    default_topics = (compressed if overrides.get("input_transport") == "compressed" else raw) or list(CAMERA_TOPICS)
+        overrides["input_transport"], found = bag_cameras(bag, overrides.get("input_transport"))
+    default_topics = found or list(CAMERA_TOPICS)
     settings = node_settings(camera_topics=args.camera_topics or default_topics, seed=args.seed, **overrides)
     print(process_bag(args.input, args.output, settings, args.overwrite).describe(args.output))
     return 0
