@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import rclpy
@@ -111,16 +111,32 @@ def load_model(settings: NodeSettings) -> tuple[InferenceBackend, Path]:
     return backend, path
 
 
-class FusionNode(Node):
-    """Subscribes to the cameras, synchronises views, fuses sets on a worker thread, publishes the results."""
+class FusionCore(Node):
+    """The fusion pipeline of the plain and the managed node: subscribes to the cameras, synchronises views,
+    fuses sets on a worker thread, publishes the results.
 
-    def __init__(self) -> None:
-        self._worker: Worker[FusionJob] | None = None  # set last: rclpy may destroy a half-built node
-        super().__init__(NODE_NAME)
+    Its stages follow the ROS 2 lifecycle: ``_declare`` (parameters), ``_configure`` (settings, model,
+    publishers, worker), ``_activate`` (subscriptions, timers), ``_deactivate`` and ``_cleanup``. The plain
+    FusionNode runs the first three at construction; LifecycleFusionNode runs them on transitions.
+    """
+
+    _worker: Worker[FusionJob] | None = None  # set last: rclpy may destroy a half-built node
+    configured = False  # settings, model, publishers and worker exist (between configure and cleanup)
+
+    def _declare(self) -> None:
+        """Declare the parameters (defaults and descriptors) and accept run-time changes of the runtime ones."""
         try:
             declare_parameters(self)
         except (InvalidParameterValueException, InvalidParameterTypeException) as error:
             raise StartupError(f"invalid parameter: {_one_line(error)}") from None
+        self.add_on_set_parameters_callback(self._on_set_parameters)
+
+    def _create_output_publisher(self, msg_type: type, topic: str, depth: int) -> Any:
+        """A publisher for an output topic (the managed node makes lifecycle publishers)."""
+        return self.create_publisher(msg_type, topic, depth)
+
+    def _configure(self) -> None:
+        """Read the parameters, load the model, create the publishers and start the inference worker."""
         self.settings = NodeSettings.from_node(self)
         self.registration = self.settings.view_registration()
         self.backend, self.model_path = load_model(self.settings)
@@ -135,13 +151,19 @@ class FusionNode(Node):
             on_drop=self._on_sync_drop,
         )
         self._jobs: LatestWinsQueue[FusionJob] = LatestWinsQueue(self.settings.inference_queue_size)
-
         self._outputs = FusedOutputs(
-            self.create_publisher, self.settings.output_queue_size, self.settings.num_hypotheses
+            self._create_output_publisher, self.settings.output_queue_size, self.settings.num_hypotheses
         )
         self._reference_info: CameraInfo | None = None  # the reference camera's latest calibration
         self._colour_mismatch: dict[int, str] = {}  # camera -> what the model does with its colours
-        self._diagnostics_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        self._diagnostics_pub = self._create_output_publisher(DiagnosticArray, "/diagnostics", 10)
+        self._inputs: list[Any] = []  # camera and camera_info subscriptions while active
+        self._worker = Worker(self._jobs, self._fuse_and_publish, self._on_worker_error)
+        self._worker.start()
+        self.configured = True
+
+    def _activate(self) -> None:
+        """Subscribe to the cameras and the reference camera_info; start the sync poll and diagnostics timers."""
         input_qos = QoSProfile(
             history=HistoryPolicy.KEEP_LAST,
             depth=self.settings.input_queue_size,
@@ -151,25 +173,50 @@ class FusionNode(Node):
             durability=DurabilityPolicy.VOLATILE,
         )
         transport = self.settings.input_transport
-        for camera, topic in enumerate(self.settings.camera_topics):
+        self._inputs = [
             self.create_subscription(
                 message_type(transport), transport_topic(topic, transport), partial(self._on_view, camera), input_qos
             )
+            for camera, topic in enumerate(self.settings.camera_topics)
+        ]
         info_topic = self.settings.camera_info_topic or sibling_camera_info_topic(self.settings.camera_topics[0])
-        self.create_subscription(CameraInfo, info_topic, self._on_camera_info, input_qos)
+        self._inputs.append(self.create_subscription(CameraInfo, info_topic, self._on_camera_info, input_qos))
         self._poll_timer = self.create_timer(SYNC_POLL_PERIOD_S, self._poll_sync)
         self._poll_timer.cancel()  # runs only while views wait for partners (no idle wake-ups)
         # wall-clock period: reports keep coming while a replayed bag (use_sim_time) is paused
         steady = Clock(clock_type=ClockType.STEADY_TIME)
-        self.create_timer(self.settings.diagnostics_period, self._publish_diagnostics, clock=steady)
-        self.add_on_set_parameters_callback(self._on_set_parameters)
-        self._worker = Worker(self._jobs, self._fuse_and_publish, self._on_worker_error)
-        self._worker.start()
-        self.get_logger().info(
-            f"fusing {num_cameras} camera(s) {self.settings.camera_topics} with {self.settings.backend} "
-            f"model '{self.model_path}' ({self.backend.image_size}x{self.backend.image_size}, "
-            f"{self.backend.channels} channel(s)), {self.settings.num_hypotheses} hypotheses per set"
+        self._diagnostics_timer = self.create_timer(
+            self.settings.diagnostics_period, self._publish_diagnostics, clock=steady
         )
+        self.get_logger().info(
+            f"fusing {len(self.settings.camera_topics)} camera(s) {self.settings.camera_topics} with "
+            f"{self.settings.backend} model '{self.model_path}' ({self.backend.image_size}x"
+            f"{self.backend.image_size}, {self.backend.channels} channel(s)), {self.settings.num_hypotheses} "
+            "hypotheses per set"
+        )
+
+    def _deactivate(self) -> None:
+        """Stop taking input: unsubscribe, stop the timers, forget buffered views (a set in inference finishes)."""
+        for subscription in self._inputs:
+            self.destroy_subscription(subscription)
+        self._inputs = []
+        self.destroy_timer(self._poll_timer)
+        self.destroy_timer(self._diagnostics_timer)
+        self.sync.reset()
+
+    def _cleanup(self) -> None:
+        """Undo ``_configure``: stop the worker, destroy the publishers, release the model."""
+        if self._worker is not None:
+            self._worker.stop()
+            self._worker = None
+        for publisher in [*self._outputs.publishers(), self._diagnostics_pub]:
+            self._destroy_output_publisher(publisher)
+        del self.backend
+        self.configured = False
+
+    def _destroy_output_publisher(self, publisher: Any) -> None:
+        """Destroy a publisher made by ``_create_output_publisher``."""
+        self.destroy_publisher(publisher)
 
     def destroy_node(self) -> None:
         """Stop the inference worker (if it started) before the publishers go away."""
@@ -311,6 +358,8 @@ class FusionNode(Node):
             if problem:
                 return SetParametersResult(successful=False, reason=problem)
         changed = {p.name: p.value for p in parameters if p.name in RUNTIME_PARAMETERS}
+        if not self.configured:  # unconfigured managed node: configure reads the new values
+            return SetParametersResult(successful=True)
         # index topics first: the worker may fuse with the new count as soon as it is set
         self._outputs.ensure_indexed_topics(changed.get("num_hypotheses", self.settings.num_hypotheses))
         for name, value in changed.items():
@@ -344,6 +393,16 @@ class FusionNode(Node):
         array = DiagnosticArray(status=[status])
         array.header.stamp = self.get_clock().now().to_msg()
         self._diagnostics_pub.publish(array)
+
+
+class FusionNode(FusionCore):
+    """The plain (unmanaged) fusion node: configured and active as soon as it is constructed."""
+
+    def __init__(self) -> None:
+        super().__init__(NODE_NAME)
+        self._declare()
+        self._configure()
+        self._activate()
 
 
 def _one_line(error: BaseException) -> str:

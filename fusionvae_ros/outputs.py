@@ -48,6 +48,10 @@ class FusedOutputs:
         self._uncertainty = create_publisher(Image, "fused/uncertainty", queue_size)
         self._camera_info = create_publisher(CameraInfo, "fused/camera_info", queue_size)
 
+    def publishers(self) -> list[Any]:
+        """Every publisher made here (for a managed node's cleanup)."""
+        return [self._set_info, *self._indexed, self._hypotheses, self._mean, self._uncertainty, self._camera_info]
+
     def ensure_indexed_topics(self, num_hypotheses: int) -> None:
         """Create the fused/hypothesis_<i> publishers up to ``num_hypotheses`` (call from the executor thread)."""
         while len(self._indexed) < num_hypotheses:

@@ -5,6 +5,7 @@
     ros2 launch fusionvae_ros fuse.launch.py params_file:=/path/my_params.yaml use_sim_time:=true
     ros2 launch fusionvae_ros fuse.launch.py input_transport:=compressed
     ros2 launch fusionvae_ros fuse.launch.py registration_file:=registration.yaml   # from `fusionvae_bag register`
+    ros2 launch fusionvae_ros fuse.launch.py managed:=true   # lifecycle node: ros2 lifecycle set /fusion_node configure
 
 Empty camera_topics / backend / model_path / input_transport arguments leave the params file's values in force.
 """
@@ -12,7 +13,7 @@ Empty camera_topics / backend / model_path / input_transport arguments leave the
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
-from launch_ros.actions import Node
+from launch_ros.actions import LifecycleNode, Node
 from launch_ros.substitutions import FindPackageShare
 
 PACKAGE = "fusionvae_ros"
@@ -37,17 +38,17 @@ def fusion_node(context):
     overrides.update({name: value for name, value in optional.items() if value})
     registration = argument("registration_file")  # homography_1/2 from `fusionvae_bag register`
     parameter_files = [argument("params_file"), *([registration] if registration else [])]
-    return [
-        Node(
-            package=PACKAGE,
-            executable="fusion_node",
-            name="fusion_node",
-            namespace=argument("namespace"),
-            parameters=[*parameter_files, overrides],
-            output="screen",
-            emulate_tty=True,
-        )
-    ]
+    common = {
+        "package": PACKAGE,
+        "name": "fusion_node",
+        "namespace": argument("namespace"),
+        "parameters": [*parameter_files, overrides],
+        "output": "screen",
+        "emulate_tty": True,
+    }
+    if argument("managed").lower() in ("true", "1", "yes"):  # starts unconfigured; a lifecycle manager drives it
+        return [LifecycleNode(executable="fusion_lifecycle_node", **common)]
+    return [Node(executable="fusion_node", **common)]
 
 
 def generate_launch_description():
@@ -86,6 +87,12 @@ def generate_launch_description():
                 default_value="",
                 description="YAML with homography_1/homography_2 (written by `fusionvae_bag register`), loaded after "
                 "params_file; empty = the params file's homographies (identity: views already aligned)",
+            ),
+            DeclareLaunchArgument(
+                "managed",
+                default_value="false",
+                description="true: run the managed (lifecycle) node fusion_lifecycle_node, which starts unconfigured "
+                "and is driven by a lifecycle manager or `ros2 lifecycle set`; false: the plain fusion_node",
             ),
             DeclareLaunchArgument(
                 "namespace",

@@ -19,6 +19,7 @@ REQUIRED_ARGUMENTS = {
     "model_path",
     "input_transport",
     "registration_file",
+    "managed",
     "namespace",
     "use_sim_time",
 }
@@ -78,10 +79,17 @@ def test_uses_the_standard_launch_ros_api():
     assert ("launch_ros.actions", "Node") in imported
     assert ("launch_ros.substitutions", "FindPackageShare") in imported
     assert ("launch.substitutions", "PathJoinSubstitution") in imported
-    (node,) = calls_to(tree, "Node")
-    keywords = {keyword.arg: keyword.value for keyword in node.keywords}
-    assert ast.literal_eval(keywords["executable"]) == "fusion_node"
-    assert {"package", "namespace", "parameters"} <= set(keywords)
+    assert ("launch_ros.actions", "LifecycleNode") in imported
+    executables = {}
+    for action in ("Node", "LifecycleNode"):  # plain node by default, the managed one with managed:=true
+        (node,) = calls_to(tree, action)
+        keywords = {keyword.arg: keyword.value for keyword in node.keywords}
+        executables[action] = ast.literal_eval(keywords["executable"])
+    assert executables == {"Node": "fusion_node", "LifecycleNode": "fusion_lifecycle_node"}
+    common = next(
+        node.value for node in ast.walk(tree) if isinstance(node, ast.Assign) and node.targets[0].id == "common"
+    )
+    assert {"package", "namespace", "parameters", "name"} <= {ast.literal_eval(key) for key in common.keys}
     (share,) = calls_to(tree, "FindPackageShare")
     assert calls_to(tree, "PathJoinSubstitution"), "the default params file is joined from the package share"
     assert share.args

@@ -147,7 +147,7 @@ def _estimate(
             f"camera {camera} ({topic}): only {len(source)} feature matches with camera 0; the views must overlap "
             "and show texture"
         )
-    src, dst = np.float64(source), np.float64(target)
+    src, dst = np.asarray(source, dtype=np.float64), np.asarray(target, dtype=np.float64)
     homography, mask = cv2.findHomography(src, dst, cv2.RANSAC, 3.0, maxIters=5000, confidence=0.999)
     inliers = mask.ravel().astype(bool) if mask is not None else np.zeros(len(src), bool)
     if homography is None or inliers.sum() < MIN_INLIERS:
