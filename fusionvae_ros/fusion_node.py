@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -412,9 +413,14 @@ def _one_line(error: BaseException) -> str:
 
 def main(args: list[str] | None = None) -> None:
     """Entry point of ``ros2 run fusionvae_ros fusion_node``: exits 2 with one log line if start-up fails."""
+    run_node(FusionNode, args)
+
+
+def run_node(make_node: Callable[[], Node], args: list[str] | None) -> None:
+    """Initialise rclpy, build the node (exit 2 with one log line if that fails), spin until shutdown, clean up."""
     rclpy.init(args=args)
     try:
-        node = FusionNode()
+        node = make_node()
     except (StartupError, SettingsError) as error:
         get_logger(NODE_NAME).fatal(str(error))
         rclpy.try_shutdown()

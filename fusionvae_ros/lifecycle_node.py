@@ -9,15 +9,11 @@ A configure that fails (bad parameter, missing model) logs one line and leaves t
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
-import rclpy
-from rclpy.executors import ExternalShutdownException
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
-from rclpy.logging import get_logger
 
-from fusionvae_ros.fusion_node import EXIT_STARTUP_ERROR, FusionCore, StartupError
+from fusionvae_ros.fusion_node import FusionCore, StartupError, run_node
 from fusionvae_ros.params import SettingsError
 
 LIFECYCLE_NODE_NAME = "fusion_node"  # the same name: the params file and the topics are shared
@@ -73,20 +69,7 @@ class LifecycleFusionNode(FusionCore, LifecycleNode):
 
 def main(args: list[str] | None = None) -> None:
     """Entry point of ``ros2 run fusionvae_ros fusion_lifecycle_node``; starts unconfigured."""
-    rclpy.init(args=args)
-    try:
-        node = LifecycleFusionNode()
-    except StartupError as error:
-        get_logger(LIFECYCLE_NODE_NAME).fatal(str(error))
-        rclpy.try_shutdown()
-        sys.exit(EXIT_STARTUP_ERROR)
-    try:
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
+    run_node(LifecycleFusionNode, args)
 
 
 if __name__ == "__main__":

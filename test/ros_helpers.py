@@ -84,6 +84,19 @@ def node_test_model() -> ModelInfo:
     return ModelInfo(path, backend.image_size, backend.channels, backend)
 
 
+def live_parameters(cameras: list[str], **overrides: object) -> dict[str, object]:
+    """Node parameters the live tests share, ``overrides`` on top: the test model, two hypotheses, diagnostics
+    every 0.2 s and a max_wait long enough that a loaded machine never splits a complete set."""
+    parameters: dict[str, object] = {
+        "camera_topics": cameras,
+        "model_path": str(node_test_model().path),
+        "max_wait": 0.3,
+        "num_hypotheses": 2,
+        "diagnostics_period": 0.2,
+    }
+    return parameters | overrides
+
+
 def format_parameter(value: object) -> str:
     """A value as `--ros-args -p name:=value` text (YAML: floats keep their point, lists in brackets)."""
     if isinstance(value, bool):
@@ -205,6 +218,13 @@ class RosHarness:
     def _collect(self, topic: str, msg: object) -> None:
         with self._lock:
             self.received[topic].append(Received(msg, time.monotonic()))
+
+    def collect(self, topic: str, msg_type: type) -> Any:
+        """Also collect ``topic`` (reliable); its messages come from ``messages``. Returns the subscription."""
+        with self._lock:
+            self.received[topic] = []
+        reliable = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
+        return self.node.create_subscription(msg_type, topic, functools.partial(self._collect, topic), reliable)
 
     def messages(self, topic: str, since: float = 0.0) -> list[Received]:
         """Messages received on ``topic`` at or after monotonic time ``since``."""

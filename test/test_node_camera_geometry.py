@@ -9,7 +9,7 @@ import time
 import numpy as np
 import pytest
 from rclpy.qos import QoSProfile, ReliabilityPolicy
-from ros_helpers import count, node_test_model, run_node, stamp_ns
+from ros_helpers import count, live_parameters, node_test_model, run_node, stamp_ns
 from sensor_msgs.msg import CameraInfo, CompressedImage
 
 from fusionvae_ros.image_codec import encode_compressed
@@ -24,22 +24,11 @@ K = [520.0, 0.0, 322.5, 0.0, 525.0, 241.0, 0.0, 0.0, 1.0]
 @pytest.fixture(scope="module")
 def fusion(request, tmp_path_factory):
     model = node_test_model()
-    parameters = {
-        "camera_topics": CAMERAS,
-        "input_transport": "compressed",
-        "output_size": "camera",
-        "model_path": str(model.path),
-        "max_wait": 0.3,
-        "num_hypotheses": 2,
-        "diagnostics_period": 0.2,
-    }
+    parameters = live_parameters(CAMERAS, input_transport="compressed", output_size="camera")
     node, harness = run_node(request, parameters, tmp_path_factory.mktemp("node_logs"))
     reliable = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
     info_publisher = harness.node.create_publisher(CameraInfo, "cam0/camera_info", reliable)
-    harness.received["fused/camera_info"] = []
-    harness.node.create_subscription(
-        CameraInfo, "fused/camera_info", lambda msg: harness._collect("fused/camera_info", msg), reliable
-    )
+    harness.collect("fused/camera_info", CameraInfo)
     harness.wait_until(lambda: info_publisher.get_subscription_count() > 0, 30, "the node's camera_info subscription")
     return node, harness, model, info_publisher
 

@@ -9,7 +9,7 @@ import time
 
 import numpy as np
 import pytest
-from ros_helpers import RosHarness, count, node_test_model, run_node, stamp_ns
+from ros_helpers import RosHarness, count, live_parameters, node_test_model, run_node, stamp_ns
 from sensor_msgs.msg import CompressedImage
 
 from fusionvae_ros.fusion import fuse_views
@@ -28,16 +28,10 @@ FRAME_PERIOD = 0.1  # 10 Hz cameras
 @pytest.fixture(scope="module")
 def fusion(request, tmp_path_factory):
     model = node_test_model()
-    parameters = {
-        "camera_topics": CAMERAS,
-        "input_transport": "compressed",
-        "model_path": str(model.path),
-        "max_wait": 0.3,
-        "num_hypotheses": NUM_HYPOTHESES,
-        "inference_queue_size": 3,
-        "diagnostics_period": 0.2,
-        "seed": SEED,
-    }  # input_reliability stays best_effort (sensor data QoS), as on a robot
+    # input_reliability stays best_effort (sensor data QoS), as on a robot
+    parameters = live_parameters(
+        CAMERAS, input_transport="compressed", num_hypotheses=NUM_HYPOTHESES, inference_queue_size=3, seed=SEED
+    )
     node, harness = run_node(request, parameters, tmp_path_factory.mktemp("node_logs"))
     return node, harness, model
 

@@ -5,13 +5,11 @@ made on the consumer side by discarding one received message before the set is a
 
 from __future__ import annotations
 
-import functools
 import time
 
 import pytest
 from diagnostic_msgs.msg import DiagnosticArray
-from rclpy.qos import QoSProfile, ReliabilityPolicy
-from ros_helpers import camera_image, count, node_test_model, run_node, stamp_ns
+from ros_helpers import camera_image, count, live_parameters, run_node, stamp_ns
 from sensor_msgs.msg import Image
 
 pytestmark = pytest.mark.ros
@@ -22,26 +20,13 @@ NUM_HYPOTHESES = 3
 
 @pytest.fixture(scope="module")
 def fusion(request, tmp_path_factory):
-    model = node_test_model()
-    parameters = {
-        "camera_topics": CAMERAS,
-        "model_path": str(model.path),
-        "max_wait": 0.3,
-        "num_hypotheses": NUM_HYPOTHESES,
-        "input_reliability": "reliable",
-        "inference_queue_size": 5,
-        "diagnostics_period": 0.2,
-    }
+    parameters = live_parameters(
+        CAMERAS, num_hypotheses=NUM_HYPOTHESES, input_reliability="reliable", inference_queue_size=5
+    )
     node, harness = run_node(request, parameters, tmp_path_factory.mktemp("node_logs"))
-    reliable = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
     topics = {"fused/set_info": DiagnosticArray}
     topics.update({f"fused/hypothesis_{index}": Image for index in range(NUM_HYPOTHESES)})
-    subscriptions = []
-    for topic, kind in topics.items():
-        harness.received[topic] = []
-        subscriptions.append(
-            harness.node.create_subscription(kind, topic, functools.partial(harness._collect, topic), reliable)
-        )
+    subscriptions = [harness.collect(topic, kind) for topic, kind in topics.items()]
     harness.wait_until(lambda: all(sub.get_publisher_count() for sub in subscriptions), 30, "the indexed topics")
     return node, harness
 

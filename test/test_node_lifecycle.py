@@ -10,7 +10,7 @@ import time
 import pytest
 from lifecycle_msgs.msg import State, Transition
 from lifecycle_msgs.srv import ChangeState, GetState
-from ros_helpers import NodeProcess, RosHarness, camera_image, node_test_model, unique_domain_id
+from ros_helpers import NodeProcess, RosHarness, camera_image, live_parameters, unique_domain_id
 
 pytestmark = pytest.mark.ros
 
@@ -21,16 +21,8 @@ LIFECYCLE_COMMAND = (sys.executable, "-m", "fusionvae_ros.lifecycle_node")
 @pytest.fixture
 def managed(tmp_path):
     """The managed node on the shipped model, unconfigured, and a harness on its domain."""
-    model = node_test_model()
     domain_id = unique_domain_id()
-    parameters = {
-        "camera_topics": CAMERAS,
-        "model_path": str(model.path),
-        "max_wait": 0.3,
-        "num_hypotheses": 2,
-        "input_reliability": "reliable",
-        "diagnostics_period": 0.2,
-    }
+    parameters = live_parameters(CAMERAS, input_reliability="reliable")
     node = NodeProcess(parameters, domain_id, tmp_path, LIFECYCLE_COMMAND)
     harness = RosHarness(domain_id, CAMERAS)
     try:

@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 from registration_helpers import TRUE_HOMOGRAPHIES, seen_by
-from ros_helpers import count, node_test_model, run_node, stamp_ns
+from ros_helpers import count, live_parameters, node_test_model, run_node, stamp_ns
 from sensor_msgs.msg import Image
 
 from fusionvae_ros.fusion import fuse_views
@@ -27,17 +27,8 @@ SEED = 11
 @pytest.fixture(scope="module")
 def fusion(request, tmp_path_factory):
     model = node_test_model()
-    parameters = {
-        "camera_topics": CAMERAS,
-        "model_path": str(model.path),
-        "homography_1": TRUE_HOMOGRAPHIES[1].ravel().tolist(),
-        "homography_2": TRUE_HOMOGRAPHIES[2].ravel().tolist(),
-        "max_wait": 0.3,
-        "num_hypotheses": 2,
-        "input_reliability": "reliable",
-        "diagnostics_period": 0.2,
-        "seed": SEED,
-    }
+    homographies = {f"homography_{camera}": h.ravel().tolist() for camera, h in TRUE_HOMOGRAPHIES.items()}
+    parameters = live_parameters(CAMERAS, input_reliability="reliable", seed=SEED, **homographies)
     node, harness = run_node(request, parameters, tmp_path_factory.mktemp("node_logs"))
     return node, harness, model
 
