@@ -70,3 +70,15 @@ def test_process_fuses_jpeg_cameras_within_jpeg_error_and_score_reads_them(bags)
     sets = load_ground_truth(bags["jpeg"][0], with_views=True)
     views = [view for ground_truth in sets for view in ground_truth.views.values()]
     assert views and all(view.shape == (96, 128, 1) and view.dtype == np.uint8 for view in views)
+
+
+def test_process_with_output_size_camera_writes_camera_sized_outputs_that_score_reads(bags, tmp_path):
+    input_bag, _ = bags["png"]
+    model = node_test_model()
+    output = tmp_path / "camera_sized"
+    process = ["process", input_bag, "-o", str(output), "--model", str(model.path), "--output-size", "camera"]
+    assert bag_main([*process, "--num-hypotheses", "2", "--seed", "7"]) == 0
+    outputs, _ = load_outputs(str(output))
+    assert {output.mean.shape for output in outputs.values()} == {(96, 128, 1)}
+    report = score_bags(str(output), input_bag)
+    assert report.missing_set_ids == [] and report.per_k, "score compares camera-sized outputs with the targets"

@@ -152,6 +152,7 @@ class _SetWriter:
 
         from fusionvae_ros.fusion import fuse_views
         from fusionvae_ros.image_codec import encode_image
+        from fusionvae_ros.output_geometry import output_geometry, resize_output
 
         settings = self._settings
         views = [view.payload for view in view_set.views]
@@ -169,10 +170,16 @@ class _SetWriter:
             stamp=ns_to_stamp(newest.stamp_ns), frame_id=settings.output_frame_id or newest.payload.frame_id
         )
         log_ns = self._emission_ns(view_set, now_ns)
+        size = output_geometry(
+            views[0].size, self._backend.image_size, settings.resize_mode, settings.output_size
+        ).size  # output_size camera: the camera's geometry, as the node publishes it
         for hypothesis in fused.hypotheses:
-            self._out.write(HYPOTHESES_TOPIC, log_ns, serialize_image(encode_image(hypothesis, header)))
-        self._out.write(MEAN_TOPIC, log_ns, serialize_image(encode_image(fused.mean, header)))
-        self._out.write(UNCERTAINTY_TOPIC, log_ns, serialize_image(encode_image(fused.std, header)))
+            image = encode_image(resize_output(hypothesis, size), header)
+            self._out.write(HYPOTHESES_TOPIC, log_ns, serialize_image(image))
+        self._out.write(MEAN_TOPIC, log_ns, serialize_image(encode_image(resize_output(fused.mean, size), header)))
+        self._out.write(
+            UNCERTAINTY_TOPIC, log_ns, serialize_image(encode_image(resize_output(fused.std, size), header))
+        )
         k = len(views)
         self.sets_by_k[k] = self.sets_by_k.get(k, 0) + 1
 
@@ -195,6 +202,7 @@ NODE_OPTIONS = {
     "max_wait": "max_wait",
     "resize_mode": "resize_mode",
     "output_frame_id": "output_frame_id",
+    "output_size": "output_size",
 }
 
 

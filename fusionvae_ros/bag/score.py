@@ -292,15 +292,20 @@ def _float_pixels(msg: Any, path: str) -> np.ndarray:
 
 
 def _fit_like(target: np.ndarray, like: np.ndarray, resize_mode: str) -> np.ndarray:
-    """``target`` converted to the channels and size of ``like`` with the node's own preprocessing."""
+    """``target`` converted to the channels and size of ``like`` with the node's own preprocessing (the model's
+    square, or the camera's geometry for output_size camera: the same field of view at another size)."""
+    import cv2
+
     from fusionvae_ros.image_codec import to_model_channels
-    from fusionvae_ros.preprocess import fit_to_model
+    from fusionvae_ros.preprocess import center_square
 
     height, width, channels = like.shape
-    if height != width:
-        raise BagError(f"fused images are {width}x{height}; the node's outputs are square")
     encoding = "mono8" if target.shape[2] == 1 else "rgb8"
-    return fit_to_model(to_model_channels(target, encoding, channels), height, resize_mode)
+    pixels = to_model_channels(target, encoding, channels)
+    if resize_mode == "center_crop":
+        pixels = center_square(pixels)
+    resized = cv2.resize(np.ascontiguousarray(pixels), (width, height), interpolation=cv2.INTER_AREA)
+    return resized.reshape(height, width, channels)
 
 
 def _unit(pixels: np.ndarray) -> np.ndarray:
