@@ -42,6 +42,7 @@ setup(
     entry_points={
         "console_scripts": [
             "fusion_node = fusionvae_ros.fusion_node:main",
+            "fusion_lifecycle_node = fusionvae_ros.lifecycle_node:main",
             "fusionvae_bag = fusionvae_ros.bag.__main__:main",
         ],
     },

@@ -11,6 +11,11 @@ the node overhead = end-to-end minus backend inference time (the node reports th
 /diagnostics), target <= 2 ms p50 at 640x480, and the node's own share = overhead minus the relay's latency.
 A micro-benchmark shows why Image.data is filled with array.frombytes.
 
+Compressed cameras (input_transport compressed: JPEG CompressedImage on <topic>/compressed, 640x480 and 1280x720
+by default) are measured the same way with Fast DDS's defaults only - the point of compressed transport is that a
+~50 KB JPEG needs no DDS tuning - next to raw with and without the profile. A micro-benchmark times the node's
+JPEG decode at full scale against libjpeg's reduced scale (what the node uses when the model is much smaller).
+
 All of it runs twice, in a fresh process per setup because Fast DDS reads its XML profile once per process: with
 Fast DDS's default transports, and with the package's config/fastdds_large_images.xml (shared memory large enough
 for whole images) in every process, as the demo and the tests run theirs. A last table compares the two.
@@ -20,6 +25,7 @@ exported to ONNX (the output says which). All numbers depend on the machine's lo
 within one run.
 
     .venv/bin/python bench/node_latency.py [--quick] [--model PATH] [--sizes 64x64,640x480] [--rates 10,30,...]
+                                           [--compressed-sizes 640x480,1280x720]
                                            [--dds-profile PATH|none]   (one setup only)
 """
 
@@ -49,8 +55,10 @@ from ros_helpers import (  # noqa: E402
     running_node,
     stamp_ns,
 )
-from sensor_msgs.msg import Image  # noqa: E402
+from sensor_msgs.msg import CompressedImage, Image  # noqa: E402
 
+from fusionvae_ros.camera_input import message_type, transport_topic  # noqa: E402
+from fusionvae_ros.image_codec import decode_compressed, encode_compressed  # noqa: E402
 from fusionvae_ros.package_files import DDS_PROFILE_VARIABLE, LARGE_IMAGE_DDS_PROFILE, shipped_file  # noqa: E402
 
 CAMERAS = ["bench/cam0", "bench/cam1", "bench/cam2"]
@@ -83,21 +91,41 @@ class Measured:
     best_rate: float | None
 
 
-def frame_messages(width: int, height: int, seed: int) -> list[Image]:
-    """Three rgb8 camera images of one frame (stamped when published)."""
-    pixels = np.random.default_rng(seed).integers(0, 256, (height, width, 3), dtype=np.uint8)
-    messages = []
+def camera_like(width: int, height: int, seed: int) -> np.ndarray:
+    """An rgb8 image with a camera's statistics for JPEG (smooth shading, edges, sensor noise): ~50 KB at 640x480."""
+    rng = np.random.default_rng(seed)
+    rows, cols = np.mgrid[0:height, 0:width].astype(np.float32)
+    shade = 110 + 60 * np.sin(cols / (width / 7) + seed) * np.cos(rows / (height / 5))
+    blocks = 40.0 * (((rows // (height / 6)) + (cols // (width / 8))) % 2)
+    channels = [shade + blocks, shade * 0.8 + 30, 200 - blocks]
+    noisy = np.stack(channels, axis=2) + rng.normal(0, 3, (height, width, 3))
+    return np.clip(noisy, 0, 255).astype(np.uint8)
+
+
+def frame_messages(width: int, height: int, seed: int, transport: str = "raw") -> list[Image | CompressedImage]:
+    """Three camera messages of one frame (stamped when published): rgb8 Images, or JPEG CompressedImages."""
+    messages: list[Image | CompressedImage] = []
+    if transport == "compressed":
+        fmt, payload = encode_compressed(camera_like(width, height, seed), "rgb8", "jpeg", quality=90)
+    else:
+        pixels = np.random.default_rng(seed).integers(0, 256, (height, width, 3), dtype=np.uint8)
     for camera in range(len(CAMERAS)):
-        msg = Image(height=height, width=width, encoding="rgb8", step=width * 3)
+        msg: Image | CompressedImage
+        if transport == "compressed":
+            msg = CompressedImage(format=fmt, data=payload)
+        else:
+            msg = Image(height=height, width=width, encoding="rgb8", step=width * 3)
+            msg.data.frombytes(pixels.data)
         msg.header.frame_id = f"cam{camera}"
-        msg.data.frombytes(pixels.data)
         messages.append(msg)
     return messages
 
 
-def run_at_rate(harness: RosHarness, size: tuple[int, int], rate: float, sets: int) -> tuple[list[float], int]:
+def run_at_rate(
+    harness: RosHarness, size: tuple[int, int], rate: float, sets: int, transport: str = "raw"
+) -> tuple[list[float], int]:
     """Publish ``sets`` frames at ``rate`` Hz; (latencies in s of the sets fully received, sets lost)."""
-    templates = [frame_messages(*size, seed) for seed in range(4)]
+    templates = [frame_messages(*size, seed, transport) for seed in range(4)]
     sent: dict[int, float] = {}
     since = start = time.monotonic()
     for index in range(sets):
@@ -127,16 +155,16 @@ def wait_for_arrivals(harness: RosHarness, since: float, stamps: set[int]) -> di
         time.sleep(0.02)
 
 
-def measure(harness: RosHarness, size: tuple[int, int], plan: Plan, name: str) -> Measured:
+def measure(harness: RosHarness, size: tuple[int, int], plan: Plan, name: str, transport: str = "raw") -> Measured:
     """Latency percentiles at 10 Hz (after a short warm-up), then the rate sweep; prints each step."""
-    run_at_rate(harness, size, LATENCY_RATE_HZ, 10)
-    latencies, lost = run_at_rate(harness, size, LATENCY_RATE_HZ, plan.latency_sets)
+    run_at_rate(harness, size, LATENCY_RATE_HZ, 10, transport)
+    latencies, lost = run_at_rate(harness, size, LATENCY_RATE_HZ, plan.latency_sets, transport)
     p50, p99 = np.percentile(np.asarray(latencies) * 1e3, [50, 99]) if latencies else (float("nan"),) * 2
     print(f"{name}: latency p50 {p50:.2f} ms, p99 {p99:.2f} ms over {plan.latency_sets} sets at 10 Hz, {lost} lost")
     best = None
     for rate in plan.rates:
         sets = max(plan.min_sweep_sets, int(rate * plan.sweep_seconds))
-        swept, lost_at_rate = run_at_rate(harness, size, rate, sets)
+        swept, lost_at_rate = run_at_rate(harness, size, rate, sets, transport)
         median_ms = np.median(swept) * 1e3 if swept else float("nan")
         print(
             f"  {rate:5.0f} Hz: {lost_at_rate:3d}/{sets} sets lost ({lost_at_rate / sets:5.1%}), p50 {median_ms:.2f} ms"
@@ -147,14 +175,18 @@ def measure(harness: RosHarness, size: tuple[int, int], plan: Plan, name: str) -
     return Measured(float(p50), float(p99), lost, best)
 
 
-def bench_size(model_path: Path, size: tuple[int, int], plan: Plan, log_dir: Path) -> dict:
-    """Relay baseline and fusion node at one camera resolution; their measurements (JSON-ready)."""
-    label = f"{size[0]}x{size[1]}"
-    print(f"\n== three cameras {label} rgb8 -> {NUM_HYPOTHESES} hypotheses, onnxruntime CPU, reliable QoS ==")
-    with running_node({}, log_dir, CAMERAS, RELAY_COMMAND) as (_, harness):
-        relay = measure(harness, size, plan, "baseline relay (DDS + rclpy, no inference)")
+def bench_size(model_path: Path, size: tuple[int, int], plan: Plan, log_dir: Path, transport: str = "raw") -> dict:
+    """Relay baseline and fusion node at one camera resolution and transport; their measurements (JSON-ready)."""
+    label = f"{size[0]}x{size[1]}" + (" jpeg" if transport == "compressed" else "")
+    kind = "JPEG CompressedImage" if transport == "compressed" else "rgb8"
+    print(f"\n== three cameras {label} {kind} -> {NUM_HYPOTHESES} hypotheses, onnxruntime CPU, reliable QoS ==")
+    if transport == "compressed":
+        print(f"JPEG payload per view: {len(frame_messages(*size, 0, transport)[0].data) / 1024:.0f} KB")
+    with running_node({"input_transport": transport}, log_dir, CAMERAS, RELAY_COMMAND) as (_, harness):
+        relay = measure(harness, size, plan, "baseline relay (DDS + rclpy, no inference)", transport)
     parameters = {
         "camera_topics": CAMERAS,
+        "input_transport": transport,
         "model_path": str(model_path),
         "num_hypotheses": NUM_HYPOTHESES,
         "input_reliability": "reliable",
@@ -164,7 +196,7 @@ def bench_size(model_path: Path, size: tuple[int, int], plan: Plan, log_dir: Pat
         "seed": 0,
     }
     with running_node(parameters, log_dir, CAMERAS) as (_, harness):
-        node = measure(harness, size, plan, "fusion node")
+        node = measure(harness, size, plan, "fusion node", transport)
         report = harness.diagnostics_after(time.monotonic())
     backend = float(report["backend_ms_p50"])
     overhead = node.p50_ms - backend
@@ -186,7 +218,7 @@ def summary_row(row: dict) -> str:
     overhead, rates = node.p50_ms - backend, (node.best_rate, relay.best_rate)
     rate_ratio = f"{rates[0] / rates[1]:.2f}" if all(rates) else "n/a"
     return (
-        f"{row['size']:>8} | {relay.p50_ms:6.2f} {relay.p99_ms:7.2f} | {node.p50_ms:6.2f} {node.p99_ms:7.2f} | "
+        f"{row['size']:>12} | {relay.p50_ms:6.2f} {relay.p99_ms:7.2f} | {node.p50_ms:6.2f} {node.p99_ms:7.2f} | "
         f"{backend:7.2f} | {overhead:8.2f} {overhead / OVERHEAD_TARGET_MS:5.2f} | {overhead - relay.p50_ms:6.2f} | "
         f"{relay.best_rate or 0:5.0f} {node.best_rate or 0:5.0f} {rate_ratio:>5}"
     )
@@ -221,8 +253,39 @@ def image_fill_bench(width: int = 640, height: int = 480, repeats: int = 5) -> N
         print(f"{name}: {slow * 1e3:.1f} ms = {slow / fast:.0f}x slower")
 
 
+def jpeg_decode_bench(sizes: list[tuple[int, int]], model_size: int, repeats: int = 20) -> None:
+    """Time the node's JPEG decode of one view: full scale vs libjpeg's reduced scale (min side >= model size),
+    each followed by the resize to the model's square (what the node does next)."""
+    import cv2
+
+    print(
+        f"\n== JPEG decode of one view, full vs reduced scale (model {model_size}x{model_size}, best of {repeats}) =="
+    )
+    for width, height in sizes:
+        fmt, payload = encode_compressed(camera_like(width, height, 0), "rgb8", "jpeg", quality=90)
+        msg = CompressedImage(format=fmt, data=payload)
+        timings = {}
+        for name, min_size in (("full", None), ("reduced", model_size)):
+            times = []
+            for _ in range(repeats):
+                start = time.perf_counter()
+                pixels, _ = decode_compressed(msg, 2**31 - 1, min_size)
+                cv2.resize(pixels, (model_size, model_size), interpolation=cv2.INTER_AREA)
+                times.append(time.perf_counter() - start)
+            timings[name] = (min(times), pixels.shape)
+        (full, full_shape), (reduced, reduced_shape) = timings["full"], timings["reduced"]
+        print(
+            f"{width}x{height} ({len(payload) / 1024:.0f} KB): full {full * 1e3:.2f} ms "
+            f"({full_shape[1]}x{full_shape[0]}), reduced {reduced * 1e3:.2f} ms "
+            f"({reduced_shape[1]}x{reduced_shape[0]}): {full / reduced:.1f}x faster"
+        )
+
+
 def relay_main() -> None:
-    """Baseline node: when all three views of a frame arrived, publish tiny outputs stamped like the node's."""
+    """Baseline node: when all three views of a frame arrived, publish tiny outputs stamped like the node's.
+
+    Its parameter input_transport (raw | compressed) picks the camera message type and topics, as the node's does.
+    """
     import rclpy
     from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
     from rclpy.executors import ExternalShutdownException
@@ -237,7 +300,7 @@ def relay_main() -> None:
     tiny = Image(height=32, width=32, encoding="mono8", step=32)
     tiny.data.frombytes(bytes(32 * 32))
 
-    def on_view(camera: int, msg: Image) -> None:
+    def on_view(camera: int, msg: Image | CompressedImage) -> None:
         frame = stamp_ns(msg) - camera * CAMERA_OFFSET_NS
         pending[frame] = pending.get(frame, 0) + 1
         if pending[frame] == len(CAMERAS):
@@ -248,11 +311,22 @@ def relay_main() -> None:
             outputs["fused/mean"].publish(tiny)
             outputs["fused/uncertainty"].publish(tiny)
 
+    transport = node.declare_parameter("input_transport", "raw").value
     for camera, topic in enumerate(CAMERAS):
-        node.create_subscription(Image, topic, lambda msg, camera=camera: on_view(camera, msg), qos)
+        node.create_subscription(
+            message_type(transport),
+            transport_topic(topic, transport),
+            lambda msg, camera=camera: on_view(camera, msg),
+            qos,
+        )
     node.create_timer(0.25, lambda: diagnostics.publish(DiagnosticArray(status=[DiagnosticStatus(name="relay")])))
     with contextlib.suppress(KeyboardInterrupt, ExternalShutdownException):
         rclpy.spin(node)
+
+
+def parse_sizes(text: str) -> list[tuple[int, int]]:
+    """'640x480,1280x720' -> [(640, 480), (1280, 720)] ('' -> [])."""
+    return [(int(size.split("x")[0]), int(size.split("x")[1])) for size in text.split(",") if size.strip()]
 
 
 def parse_args() -> argparse.Namespace:
@@ -260,6 +334,11 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, help="ONNX model (default: shipped FusionMNIST, else a tiny export)")
     parser.add_argument("--sizes", default="64x64,640x480", help="camera resolutions WxH, comma-separated")
+    parser.add_argument(
+        "--compressed-sizes",
+        default="640x480,1280x720",
+        help="JPEG CompressedImage camera resolutions, measured with Fast DDS's defaults ('' = none)",
+    )
     parser.add_argument("--rates", help="set rates to sweep in Hz (default 10,20,30,60,90,120,180,240; quick 10,30,90)")
     parser.add_argument("--latency-sets", type=int, help="sets for the latency percentiles (default 100, quick 30)")
     parser.add_argument("--quick", action="store_true", help="fewer sets and rates: a smoke run of a minute or so")
@@ -305,11 +384,13 @@ def main() -> None:
         which = "the shipped FusionMNIST model"
     else:
         which = "NO shipped model yet: a randomly initialised `tiny` preset exported to ONNX"
-    sizes = [tuple(int(v) for v in size.split("x")) for size in args.sizes.split(",")]
+    sizes, compressed_sizes = parse_sizes(args.sizes), parse_sizes(args.compressed_sizes)
     print(f"model: {model_path} ({which})")
     print(f"DDS setup: {args.dds_profile}; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     print(f"node logs in {log_dir}", flush=True)
     rows = [bench_size(model_path, size, plan, log_dir) for size in sizes]
+    if args.dds_profile == "none":  # compressed transport needs no DDS tuning: measured with the defaults only
+        rows += [bench_size(model_path, size, plan, log_dir, "compressed") for size in compressed_sizes]
     print(f"\n== summary, DDS setup {args.dds_profile} {SUMMARY_LEGEND}")
     print(SUMMARY_HEADER)
     for row in rows:
@@ -319,13 +400,18 @@ def main() -> None:
 
 
 SUMMARY_LEGEND = "(ms; rates in Hz with < 1 % lost sets; ratio = overhead / 2 ms target) =="
-SUMMARY_HEADER = "    size | relay p50    p99 |  node p50    p99 | backend | overhead ratio |  own | relay  node ratio"
+SUMMARY_HEADER = (
+    "        size | relay p50    p99 |  node p50    p99 | backend | overhead ratio |  own | relay  node ratio"
+)
 
 
 def compare_dds_setups() -> None:
     """The whole benchmark with Fast DDS's defaults, then with the package's profile, each in its own process
     (the rest of the command line is passed on); then the two summaries next to each other."""
     image_fill_bench()
+    args = parse_args()
+    model_size = 32 if args.model is None and SHIPPED_MODEL.is_file() else node_test_model().image_size
+    jpeg_decode_bench(parse_sizes(args.compressed_sizes) or [(640, 480)], model_size)
     setups = {"none": "Fast DDS defaults", str(shipped_file(LARGE_IMAGE_DDS_PROFILE)): "package profile"}
     summaries = {}
     with tempfile.TemporaryDirectory() as folder:
@@ -337,10 +423,12 @@ def compare_dds_setups() -> None:
             summaries[name] = json.loads(summary.read_text())
     print(f"\n== both DDS setups {SUMMARY_LEGEND}")
     print(f"{'setup':>18} {SUMMARY_HEADER}")
-    for rows in zip(*summaries.values(), strict=True):
-        for name, row in zip(summaries, rows, strict=True):
-            print(f"{name:>18} {summary_row(row)}")
-    for default, profiled in zip(*summaries.values(), strict=True):
+    rows_by_setup = {name: {row["size"]: row for row in rows} for name, rows in summaries.items()}
+    for label in rows_by_setup["Fast DDS defaults"]:
+        for name, rows in rows_by_setup.items():
+            if label in rows:
+                print(f"{name:>18} {summary_row(rows[label])}")
+    for default, profiled in zip(*summaries.values(), strict=False):  # raw sizes: both setups
         ratio = default["node"]["p50_ms"] / profiled["node"]["p50_ms"]
         print(f"{default['size']}: node latency p50 with Fast DDS defaults / with the package profile = {ratio:.2f}")
 

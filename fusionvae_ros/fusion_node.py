@@ -1,9 +1,12 @@
 """The fusion_node executable: synchronises 1-3 camera topics, fuses each view set, publishes the hypotheses.
 
-Topics (relative names, so a namespace applies): camera_topics in; fused/hypotheses (num_hypotheses Images per
-set, published back to back, all with header.stamp = newest view stamp of the set and one frame_id),
-fused/mean (Image), fused/uncertainty (32FC1 per-pixel std over the hypotheses) and /diagnostics out.
-Outputs are at the model's resolution (mono8 for grey models, rgb8 for RGB models). Bad views and sets are
+Topics (relative names, so a namespace applies): camera_topics in (sensor_msgs/Image, or CompressedImage on
+<topic>/compressed with input_transport compressed); fused/set_info (one per set: its header and number of
+hypotheses), fused/hypotheses (num_hypotheses Images per set, published back to back, all with header.stamp =
+newest view stamp of the set and one frame_id), fused/hypothesis_<i> (hypothesis i of each set), fused/mean
+(Image), fused/uncertainty (32FC1 per-pixel std over the hypotheses), fused/camera_info (once the reference
+camera's camera_info arrived) and /diagnostics out. Outputs are at the model's resolution or, with
+output_size camera, the reference camera's (mono8 for grey models, rgb8 for RGB models). Bad views and sets are
 dropped with a throttled warning and a per-reason count in /diagnostics; set composition (K, camera indices)
 is logged at debug level and reported in /diagnostics. Each view is decoded and brought to the model's format
 as it arrives (spreading that work over the arrivals); inference runs on a worker thread behind a latest-wins
@@ -15,10 +18,11 @@ from __future__ import annotations
 import signal
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import rclpy
@@ -32,17 +36,19 @@ from rclpy.logging import get_logger
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
-from sensor_msgs.msg import Image
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_msgs.msg import Header
 
+from fusionvae_ros.camera_input import colour_mismatch, decode_view, message_type, transport_topic
 from fusionvae_ros.diagnostics import FusionStats
 from fusionvae_ros.fusion import MODEL_ENCODINGS, fuse_views, prepare_view
 from fusionvae_ros.guard import CallbackGuard, one_line, stamp_nanoseconds
-from fusionvae_ros.image_codec import ImageFormatError, decode_image, encode_image
+from fusionvae_ros.image_codec import ImageFormatError
 from fusionvae_ros.noise_seed import set_noise_seed
+from fusionvae_ros.output_geometry import output_geometry, sibling_camera_info_topic
+from fusionvae_ros.outputs import FusedOutputs
 from fusionvae_ros.package_files import resolve_model_path
 from fusionvae_ros.params import (
-    MAX_NUM_HYPOTHESES,
     RUNTIME_PARAMETERS,
     NodeSettings,
     SettingsError,
@@ -107,17 +113,34 @@ def load_model(settings: NodeSettings) -> tuple[InferenceBackend, Path]:
     return backend, path
 
 
-class FusionNode(Node):
-    """Subscribes to the cameras, synchronises views, fuses sets on a worker thread, publishes the results."""
+class FusionCore(Node):
+    """The fusion pipeline of the plain and the managed node: subscribes to the cameras, synchronises views,
+    fuses sets on a worker thread, publishes the results.
 
-    def __init__(self) -> None:
-        self._worker: Worker[FusionJob] | None = None  # set last: rclpy may destroy a half-built node
-        super().__init__(NODE_NAME)
+    Its stages follow the ROS 2 lifecycle: ``_declare`` (parameters), ``_configure`` (settings, model,
+    publishers, worker), ``_activate`` (subscriptions, timers), ``_deactivate`` and ``_cleanup``. The plain
+    FusionNode runs the first three at construction; LifecycleFusionNode runs them on transitions.
+    """
+
+    _worker: Worker[FusionJob] | None = None  # set last: rclpy may destroy a half-built node
+    configured = False  # settings, model, publishers and worker exist (between configure and cleanup)
+
+    def _declare(self) -> None:
+        """Declare the parameters (defaults and descriptors) and accept run-time changes of the runtime ones."""
         try:
             declare_parameters(self)
         except (InvalidParameterValueException, InvalidParameterTypeException) as error:
             raise StartupError(f"invalid parameter: {one_line(error)}") from None
+        self.add_on_set_parameters_callback(self._on_set_parameters)
+
+    def _create_output_publisher(self, msg_type: type, topic: str, depth: int) -> Any:
+        """A publisher for an output topic (the managed node makes lifecycle publishers)."""
+        return self.create_publisher(msg_type, topic, depth)
+
+    def _configure(self) -> None:
+        """Read the parameters, load the model, create the publishers and start the inference worker."""
         self.settings = NodeSettings.from_node(self)
+        self.registration = self.settings.view_registration()
         self.backend, self.model_path = load_model(self.settings)
         num_cameras = len(self.settings.camera_topics)
         self.stats = FusionStats(
@@ -134,12 +157,20 @@ class FusionNode(Node):
             on_drop=self._on_sync_drop,
         )
         self._jobs: LatestWinsQueue[FusionJob] = LatestWinsQueue(self.settings.inference_queue_size)
+        self._outputs = FusedOutputs(
+            self._create_output_publisher, self.settings.output_queue_size, self.settings.num_hypotheses
+        )
+        self._reference_info: CameraInfo | None = None  # the reference camera's latest calibration
+        self._colour_mismatch: dict[int, str] = {}  # camera -> what the model does with its colours
+        self._diagnostics_pub = self._create_output_publisher(DiagnosticArray, "/diagnostics", 10)
+        self._inputs: list[Any] = []  # camera and camera_info subscriptions while active
+        self._guard = CallbackGuard(self._drop)  # every callback, timer and the worker: no exception escapes
+        self._worker = Worker(self._jobs, self._guard.wrap("inference_error", self._fuse_and_publish))
+        self._worker.start()
+        self.configured = True
 
-        output_qos = self.settings.output_queue_size
-        self._hypotheses_pub = self.create_publisher(Image, "fused/hypotheses", output_qos * MAX_NUM_HYPOTHESES)
-        self._mean_pub = self.create_publisher(Image, "fused/mean", output_qos)
-        self._uncertainty_pub = self.create_publisher(Image, "fused/uncertainty", output_qos)
-        self._diagnostics_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+    def _activate(self) -> None:
+        """Subscribe to the cameras and the reference camera_info; start the sync poll and diagnostics timers."""
         input_qos = QoSProfile(
             history=HistoryPolicy.KEEP_LAST,
             depth=self.settings.input_queue_size,
@@ -148,24 +179,52 @@ class FusionNode(Node):
             else ReliabilityPolicy.RELIABLE,
             durability=DurabilityPolicy.VOLATILE,
         )
-        self._guard = CallbackGuard(self._drop)  # every callback, timer and the worker: no exception escapes
+        transport = self.settings.input_transport
+        self._inputs = []
         for camera, topic in enumerate(self.settings.camera_topics):
             on_view = self._guard.wrap("view_error", partial(self._on_view, camera), f"camera {camera} ({topic})")
-            self.create_subscription(Image, topic, on_view, input_qos)
+            subscription = self.create_subscription(
+                message_type(transport), transport_topic(topic, transport), on_view, input_qos
+            )
+            self._inputs.append(subscription)
+        info_topic = self.settings.camera_info_topic or sibling_camera_info_topic(self.settings.camera_topics[0])
+        on_camera_info = self._guard.wrap("camera_info_error", self._on_camera_info, f"camera_info ({info_topic})")
+        self._inputs.append(self.create_subscription(CameraInfo, info_topic, on_camera_info, input_qos))
         self._poll_timer = self.create_timer(SYNC_POLL_PERIOD_S, self._guard.wrap("sync_error", self._poll_sync))
         self._poll_timer.cancel()  # runs only while views wait for partners (no idle wake-ups)
         # wall-clock period: reports keep coming while a replayed bag (use_sim_time) is paused
         steady = Clock(clock_type=ClockType.STEADY_TIME)
         publish_diagnostics = self._guard.wrap("diagnostics_error", self._publish_diagnostics)
-        self.create_timer(self.settings.diagnostics_period, publish_diagnostics, clock=steady)
-        self.add_on_set_parameters_callback(self._on_set_parameters)
-        self._worker = Worker(self._jobs, self._guard.wrap("inference_error", self._fuse_and_publish))
-        self._worker.start()
+        self._diagnostics_timer = self.create_timer(self.settings.diagnostics_period, publish_diagnostics, clock=steady)
         self.get_logger().info(
-            f"fusing {num_cameras} camera(s) {self.settings.camera_topics} with {self.settings.backend} "
-            f"model '{self.model_path}' ({self.backend.image_size}x{self.backend.image_size}, "
-            f"{self.backend.channels} channel(s)), {self.settings.num_hypotheses} hypotheses per set"
+            f"fusing {len(self.settings.camera_topics)} camera(s) {self.settings.camera_topics} with "
+            f"{self.settings.backend} model '{self.model_path}' ({self.backend.image_size}x"
+            f"{self.backend.image_size}, {self.backend.channels} channel(s)), {self.settings.num_hypotheses} "
+            "hypotheses per set"
         )
+
+    def _deactivate(self) -> None:
+        """Stop taking input: unsubscribe, stop the timers, forget buffered views (a set in inference finishes)."""
+        for subscription in self._inputs:
+            self.destroy_subscription(subscription)
+        self._inputs = []
+        self.destroy_timer(self._poll_timer)
+        self.destroy_timer(self._diagnostics_timer)
+        self.sync.reset()
+
+    def _cleanup(self) -> None:
+        """Undo ``_configure``: stop the worker, destroy the publishers, release the model."""
+        if self._worker is not None:
+            self._worker.stop()
+            self._worker = None
+        for publisher in [*self._outputs.publishers(), self._diagnostics_pub]:
+            self._destroy_output_publisher(publisher)
+        del self.backend
+        self.configured = False
+
+    def _destroy_output_publisher(self, publisher: Any) -> None:
+        """Destroy a publisher made by ``_create_output_publisher``."""
+        self.destroy_publisher(publisher)
 
     def destroy_node(self) -> None:
         """Stop the inference worker (if it started) before the publishers go away."""
@@ -175,7 +234,7 @@ class FusionNode(Node):
 
     # --- input side (executor thread) ---
 
-    def _on_view(self, camera: int, msg: Image) -> None:
+    def _on_view(self, camera: int, msg: Image | CompressedImage) -> None:
         """Validate a camera message, bring it to the model's format (spreads that work over arrivals), sync it."""
         received_s = time.monotonic()
         self.stats.record_view(camera)
@@ -186,19 +245,22 @@ class FusionNode(Node):
         if stamp_problem:
             self._drop(stamp_problem[0], f"{where}: {stamp_problem[1]}")
             return
+        channels, size = self.backend.channels, self.backend.image_size
         try:
-            pixels = decode_image(msg, self.settings.max_image_pixels)
+            decoded = decode_view(msg, self.settings.input_transport, self.settings.max_image_pixels, size)
         except ImageFormatError as error:
             self._drop(error.reason, f"{where}: {error}")
             return
-        channels, size = self.backend.channels, self.backend.image_size
+        if camera not in self._colour_mismatch:
+            self._check_colours(camera, where, decoded.encoding)
+        pixels = self.registration.warp(camera, decoded.pixels, decoded.camera_size)
         view = CameraView(
-            prepare_view(pixels, msg.encoding, channels, size, self.settings.resize_mode),
+            prepare_view(pixels, decoded.encoding, channels, size, self.settings.resize_mode),
             MODEL_ENCODINGS[channels],
             msg.header.frame_id,
             msg.header.stamp,
             received_s,
-            source_size=(msg.width, msg.height),
+            source_size=decoded.camera_size,
         )
         resets = self.sync.resets
         ready = self.sync.add(camera, stamp_ns, view, now_ns)
@@ -208,6 +270,17 @@ class FusionNode(Node):
             self._submit(view_set)
         if self.sync.buffered() and self._poll_timer.is_canceled():
             self._poll_timer.reset()
+
+    def _check_colours(self, camera: int, where: str, encoding: str) -> None:
+        """Warn once per camera when its colours do not match the model's (colour dropped or grey replicated)."""
+        mismatch = colour_mismatch(encoding, self.backend.channels)
+        self._colour_mismatch[camera] = mismatch or "none"
+        if mismatch:
+            self.get_logger().warning(f"{where}: {mismatch}")
+
+    def _on_camera_info(self, msg: CameraInfo) -> None:
+        """Keep the reference camera's latest calibration for fused/camera_info."""
+        self._reference_info = msg
 
     def _stamp_problem(self, stamp_ns: int, now_ns: int) -> tuple[str, str] | None:
         """(reason, detail) if the stamp is too far in the future or past; no check before the clock runs."""
@@ -270,11 +343,13 @@ class FusionNode(Node):
             settings.temperature,
             set_noise_seed(settings.seed, job.stamp_ns),
         )
-        header = Header(stamp=job.newest.stamp, frame_id=settings.output_frame_id or job.newest.frame_id)
-        for hypothesis in fused.hypotheses:
-            self._hypotheses_pub.publish(encode_image(hypothesis, header))
-        self._mean_pub.publish(encode_image(fused.mean, header))
-        self._uncertainty_pub.publish(encode_image(fused.std, header))
+        info = self._reference_info
+        frame_id = settings.output_frame_id or (info.header.frame_id if info else "") or job.newest.frame_id
+        camera_size = job.views[0].size  # every view of a set has the same size
+        geometry = output_geometry(camera_size, self.backend.image_size, settings.resize_mode, settings.output_size)
+        reference = (info, camera_size) if info else None
+        header = Header(stamp=job.newest.stamp, frame_id=frame_id)
+        self._outputs.publish(fused, header, geometry, reference, job.cameras)
         latency_s = time.monotonic() - max(view.received_s for view in job.views)
         self.stats.record_published(len(fused.hypotheses), latency_s, fused.backend_s)
 
@@ -287,6 +362,10 @@ class FusionNode(Node):
             if problem:
                 return SetParametersResult(successful=False, reason=problem)
         changed = {p.name: p.value for p in parameters if p.name in RUNTIME_PARAMETERS}
+        if not self.configured:  # unconfigured managed node: configure reads the new values
+            return SetParametersResult(successful=True)
+        # index topics first: the worker may fuse with the new count as soon as it is set
+        self._outputs.ensure_indexed_topics(changed.get("num_hypotheses", self.settings.num_hypotheses))
         for name, value in changed.items():
             setattr(self.settings, name, value)
         self.sync.set_slop(self.settings.slop)
@@ -307,6 +386,12 @@ class FusionNode(Node):
                 "model_path": str(self.model_path),
                 "num_hypotheses": self.settings.num_hypotheses,
                 "temperature": self.settings.temperature,
+                "output_size": self.settings.output_size,
+                "camera_info_received": self._reference_info is not None,
+                "colour_mismatch": "; ".join(
+                    f"camera {camera}: {text}" for camera, text in sorted(self._colour_mismatch.items())
+                )
+                or "none",
             },
         )
         array = DiagnosticArray(status=[status])
@@ -314,8 +399,23 @@ class FusionNode(Node):
         self._diagnostics_pub.publish(array)
 
 
+class FusionNode(FusionCore):
+    """The plain (unmanaged) fusion node: configured and active as soon as it is constructed."""
+
+    def __init__(self) -> None:
+        super().__init__(NODE_NAME)
+        self._declare()
+        self._configure()
+        self._activate()
+
+
 def main(args: list[str] | None = None) -> None:
-    """Entry point of ``ros2 run fusionvae_ros fusion_node``: exits 2 with one log line if start-up fails.
+    """Entry point of ``ros2 run fusionvae_ros fusion_node``: exits 2 with one log line if start-up fails."""
+    run_node(FusionNode, args)
+
+
+def run_node(make_node: Callable[[], Node], args: list[str] | None) -> None:
+    """Initialise rclpy, build the node (exit 2 with one log line if that fails), spin until shutdown, clean up.
 
     Ctrl-C / SIGTERM (also repeated, as launch sends them) end the node cleanly with status 0, no traceback.
     """
@@ -325,7 +425,7 @@ def main(args: list[str] | None = None) -> None:
         print(f"[FATAL] [{NODE_NAME}]: cannot start: {one_line(error)}", file=sys.stderr)
         sys.exit(EXIT_STARTUP_ERROR)
     try:
-        node = FusionNode()
+        node = make_node()
     except (StartupError, SettingsError) as error:
         get_logger(NODE_NAME).fatal(str(error))
         rclpy.try_shutdown()

@@ -13,16 +13,10 @@ import sys
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from fusionvae_core.image_codec import RejectedInputError
+
 NANOSECONDS_PER_SECOND = 1_000_000_000
 STAMP_INVALID = "stamp_invalid"
-
-
-class RejectedInputError(ValueError):
-    """Input the node drops on purpose; ``reason`` is the short code counted in /diagnostics."""
-
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
 
 
 class StampLike(Protocol):

@@ -81,23 +81,23 @@ def check_namespace(text: str) -> str:
     return text
 
 
-def check_params_file(text: str) -> str:
-    """The params_file argument, checked to be a readable YAML file of ``node: {ros__parameters: ...}`` entries."""
+def check_params_file(text: str, name: str = "params_file") -> str:
+    """A params_file / registration_file argument, checked to be a YAML file of ``node: {ros__parameters: ...}``."""
     path = Path(text.strip()).expanduser()
     if not path.is_file():
         problem = "is a folder" if path.is_dir() else "does not exist"
-        raise LaunchArgumentError(f"params_file:={text!r}: {problem}")
+        raise LaunchArgumentError(f"{name}:={text!r}: {problem}")
     try:
         document = yaml.safe_load(path.read_text())
     except OSError as error:
-        raise LaunchArgumentError(f"params_file:={text!r}: cannot read ({error.strerror or error})") from None
+        raise LaunchArgumentError(f"{name}:={text!r}: cannot read ({error.strerror or error})") from None
     except yaml.YAMLError as error:
-        raise LaunchArgumentError(f"params_file:={text!r}: not valid YAML ({' '.join(str(error).split())})") from None
+        raise LaunchArgumentError(f"{name}:={text!r}: not valid YAML ({' '.join(str(error).split())})") from None
     if not isinstance(document, dict) or not any(
         isinstance(entry, dict) and "ros__parameters" in entry for entry in document.values()
     ):
         raise LaunchArgumentError(
-            f"params_file:={text!r}: expected a ROS 2 parameter file (node name, e.g. '/**', then ros__parameters)"
+            f"{name}:={text!r}: expected a ROS 2 parameter file (node name, e.g. '/**', then ros__parameters)"
         )
     return str(path)
 

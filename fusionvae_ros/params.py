@@ -13,13 +13,17 @@ from typing import Any
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 from rclpy.node import Node
 
+from fusionvae_ros.camera_input import INPUT_TRANSPORTS
 from fusionvae_ros.fusion import MODEL_TEMPERATURE
+from fusionvae_ros.output_geometry import OUTPUT_SIZES
 from fusionvae_ros.preprocess import RESIZE_MODES
+from fusionvae_ros.registration import IDENTITY, RegistrationError, ViewRegistration, parse_homography
 
 BACKENDS = ("onnxruntime", "torch", "tensorrt")
 RELIABILITIES = ("best_effort", "reliable")
 MAX_CAMERAS = 3
 MAX_NUM_HYPOTHESES = 16
+HOMOGRAPHY_PARAMETERS = {1: "homography_1", 2: "homography_2"}  # camera index -> parameter
 RUNTIME_PARAMETERS = ("slop", "max_wait", "num_hypotheses", "temperature")
 
 
@@ -55,7 +59,26 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec(
         "camera_topics",
         ["camera_0/image_raw", "camera_1/image_raw", "camera_2/image_raw"],
-        "sensor_msgs/Image topics of the 1-3 cameras that view the scene (camera index = position in this list)",
+        "image topics of the 1-3 cameras that view the scene (camera index = position in this list); with "
+        "input_transport compressed the node subscribes <topic>/compressed, as image_transport does",
+    ),
+    ParamSpec(
+        "input_transport",
+        "raw",
+        "raw: sensor_msgs/Image on each camera topic; compressed: sensor_msgs/CompressedImage (JPEG/PNG) on "
+        "<topic>/compressed",
+        choices=INPUT_TRANSPORTS,
+    ),
+    ParamSpec(
+        "homography_1",
+        list(IDENTITY),
+        "row-major 3x3 homography from camera 1's pixels to camera 0's, applied before fusion (views must show one "
+        "viewpoint); identity = already aligned. `fusionvae_bag register` estimates it",
+    ),
+    ParamSpec(
+        "homography_2",
+        list(IDENTITY),
+        "row-major 3x3 homography from camera 2's pixels to camera 0's, applied before fusion; identity = aligned",
     ),
     ParamSpec("slop", 0.01, "largest stamp difference (s) between views fused into one set", (0.0, 1.0)),
     ParamSpec("max_wait", 0.05, "how long (s) to wait for missing views before fusing a partial set", (0.0, 5.0)),
@@ -75,7 +98,25 @@ PARAMETERS: tuple[ParamSpec, ...] = (
         "empty = models/fusion_mnist/model.onnx of this package",
     ),
     ParamSpec("device", "cpu", "inference device, e.g. cpu or cuda:0 (backends that support it)"),
-    ParamSpec("output_frame_id", "", "frame_id of the outputs; empty = frame_id of the newest view of each set"),
+    ParamSpec(
+        "output_frame_id",
+        "",
+        "frame_id of the outputs; empty = the reference camera_info's frame_id once received, else the frame_id "
+        "of the newest view of each set",
+    ),
+    ParamSpec(
+        "output_size",
+        "model",
+        "model: outputs at the model's square size; camera: at the reference camera's resolution (its width x "
+        "height, or the centre square with center_crop)",
+        choices=OUTPUT_SIZES,
+    ),
+    ParamSpec(
+        "camera_info_topic",
+        "",
+        "sensor_msgs/CameraInfo of the reference camera (camera 0), republished matching the outputs on "
+        "fused/camera_info; empty = the camera_info topic next to the first camera topic",
+    ),
     ParamSpec(
         "resize_mode",
         "resize",
@@ -125,6 +166,9 @@ class NodeSettings:
     """All parameter values, read once at start-up; the runtime-changeable ones are updated in place."""
 
     camera_topics: list[str]
+    input_transport: str
+    homography_1: list[float]
+    homography_2: list[float]
     slop: float
     max_wait: float
     num_hypotheses: int
@@ -133,6 +177,8 @@ class NodeSettings:
     model_path: str
     device: str
     output_frame_id: str
+    output_size: str
+    camera_info_topic: str
     resize_mode: str
     input_reliability: str
     input_queue_size: int
@@ -165,7 +211,18 @@ class NodeSettings:
             problem = check_runtime_value(name, values[name])
             if problem:
                 raise SettingsError(problem)
-        return cls(**values)
+        settings = cls(**values | {name: list(values[name]) for name in HOMOGRAPHY_PARAMETERS.values()})
+        settings.view_registration()  # fail at start-up, not per view
+        return settings
+
+    def view_registration(self) -> ViewRegistration:
+        """The cameras' homographies into camera 0 (SettingsError for unusable matrices)."""
+        try:
+            return ViewRegistration(
+                {camera: parse_homography(name, getattr(self, name)) for camera, name in HOMOGRAPHY_PARAMETERS.items()}
+            )
+        except RegistrationError as error:
+            raise SettingsError(str(error)) from None
 
 
 def declare_parameters(node: Node) -> None:

@@ -3,11 +3,14 @@
     ros2 launch fusionvae_ros fuse.launch.py
     ros2 launch fusionvae_ros fuse.launch.py camera_topics:=/left/image_raw,/right/image_raw namespace:=robot1
     ros2 launch fusionvae_ros fuse.launch.py params_file:=/path/my_params.yaml use_sim_time:=true
+    ros2 launch fusionvae_ros fuse.launch.py input_transport:=compressed
+    ros2 launch fusionvae_ros fuse.launch.py registration_file:=registration.yaml   # from `fusionvae_bag register`
+    ros2 launch fusionvae_ros fuse.launch.py managed:=true   # lifecycle node: ros2 lifecycle set /fusion_node configure
 
-Empty camera_topics / backend / model_path arguments leave the params file's values in force. Bad arguments
-(topic names, a missing params file, a boolean that is neither true nor false) stop the launch with one line before
-the node starts; when the node exits with an error, `ros2 launch` does too (non-zero status). Log colours only
-when the launch runs in a terminal.
+Empty camera_topics / backend / model_path / input_transport arguments leave the params file's values in force.
+Bad arguments (topic names, a missing params or registration file, a boolean that is neither true nor false) stop
+the launch with one line before the node starts; when the node exits with an error, `ros2 launch` does too
+(non-zero status). Log colours only when the launch runs in a terminal.
 """
 
 import sys
@@ -17,7 +20,7 @@ from launch.actions import DeclareLaunchArgument, EmitEvent, OpaqueFunction, Reg
 from launch.event_handlers import OnProcessExit
 from launch.events import Shutdown
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
-from launch_ros.actions import Node
+from launch_ros.actions import LifecycleNode, Node
 from launch_ros.substitutions import FindPackageShare
 
 from fusionvae_ros.launch_args import (
@@ -55,20 +58,29 @@ def fusion_node(context):
     topics = parse_camera_topics(argument("camera_topics"))
     if topics:
         overrides["camera_topics"] = topics
-    backend, model_path = argument("backend"), argument("model_path")
-    if backend:
-        overrides["backend"] = backend
-    if model_path:
-        overrides["model_path"] = model_path
-    node = Node(
-        package=PACKAGE,
-        executable="fusion_node",
-        name="fusion_node",
-        namespace=check_namespace(argument("namespace")),
-        parameters=[params_file, overrides],
-        output="screen",
-        emulate_tty=sys.stdout.isatty(),  # colour codes only for a terminal, never in piped or saved logs
-    )
+    optional = {
+        "backend": argument("backend"),
+        "model_path": argument("model_path"),
+        "input_transport": argument("input_transport"),
+    }
+    overrides.update({name: value for name, value in optional.items() if value})
+    registration = argument("registration_file")  # homography_1/2 from `fusionvae_bag register`
+    if registration:
+        params_files = [params_file, check_params_file(registration, "registration_file")]
+    else:
+        params_files = [params_file]
+    common = {
+        "package": PACKAGE,
+        "name": "fusion_node",
+        "namespace": check_namespace(argument("namespace")),
+        "parameters": [*params_files, overrides],
+        "output": "screen",
+        "emulate_tty": sys.stdout.isatty(),  # colour codes only for a terminal, never in piped or saved logs
+    }
+    if parse_flag("managed", argument("managed")):  # starts unconfigured; a lifecycle manager drives it
+        node = LifecycleNode(executable="fusion_lifecycle_node", **common)
+    else:
+        node = Node(executable="fusion_node", **common)
     return [node, RegisterEventHandler(OnProcessExit(target_action=node, on_exit=on_node_exit))]
 
 
@@ -97,6 +109,24 @@ def generate_launch_description():
                 default_value="",
                 description="model file (ONNX; a .pt checkpoint for the torch backend); empty = the params file's "
                 "value (default: the shipped FusionMNIST model)",
+            ),
+            DeclareLaunchArgument(
+                "input_transport",
+                default_value="",
+                description="raw (sensor_msgs/Image on each camera topic) or compressed (CompressedImage on "
+                "<camera topic>/compressed, as image_transport publishes it); empty = the params file's value",
+            ),
+            DeclareLaunchArgument(
+                "registration_file",
+                default_value="",
+                description="YAML with homography_1/homography_2 (written by `fusionvae_bag register`), loaded after "
+                "params_file; empty = the params file's homographies (identity: views already aligned)",
+            ),
+            DeclareLaunchArgument(
+                "managed",
+                default_value="false",
+                description="true: run the managed (lifecycle) node fusion_lifecycle_node, which starts unconfigured "
+                "and is driven by a lifecycle manager or `ros2 lifecycle set`; false: the plain fusion_node",
             ),
             DeclareLaunchArgument(
                 "namespace",

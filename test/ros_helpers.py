@@ -29,8 +29,9 @@ from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.context import Context
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.qos import QoSProfile, ReliabilityPolicy
-from sensor_msgs.msg import Image
+from sensor_msgs.msg import CompressedImage, Image
 
+from fusionvae_ros.camera_input import message_type, transport_topic
 from fusionvae_ros.demo import ros_environment as demo_ros_environment
 
 REPO = Path(__file__).resolve().parents[1]
@@ -83,6 +84,19 @@ def node_test_model() -> ModelInfo:
     return ModelInfo(path, backend.image_size, backend.channels, backend)
 
 
+def live_parameters(cameras: list[str], **overrides: object) -> dict[str, object]:
+    """Node parameters the live tests share, ``overrides`` on top: the test model, two hypotheses, diagnostics
+    every 0.2 s and a max_wait long enough that a loaded machine never splits a complete set."""
+    parameters: dict[str, object] = {
+        "camera_topics": cameras,
+        "model_path": str(node_test_model().path),
+        "max_wait": 0.3,
+        "num_hypotheses": 2,
+        "diagnostics_period": 0.2,
+    }
+    return parameters | overrides
+
+
 def format_parameter(value: object) -> str:
     """A value as `--ros-args -p name:=value` text (YAML: floats keep their point, lists in brackets)."""
     if isinstance(value, bool):
@@ -95,6 +109,7 @@ def format_parameter(value: object) -> str:
 
 
 FUSION_NODE_COMMAND = (sys.executable, "-m", "fusionvae_ros.fusion_node")
+LIFECYCLE_NODE_COMMAND = (sys.executable, "-m", "fusionvae_ros.lifecycle_node")
 
 
 class NodeProcess:
@@ -174,13 +189,13 @@ class RosHarness:
 
     OUTPUTS = ("fused/hypotheses", "fused/mean", "fused/uncertainty")
 
-    def __init__(self, domain_id: int, camera_topics: list[str]) -> None:
+    def __init__(self, domain_id: int, camera_topics: list[str], camera_type: type = Image) -> None:
         os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
         self.context = Context()
         rclpy.init(context=self.context, domain_id=domain_id)
         self.node = rclpy.create_node("fusion_test_harness", context=self.context)
         reliable = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
-        self.cameras = [self.node.create_publisher(Image, topic, reliable) for topic in camera_topics]
+        self.cameras = [self.node.create_publisher(camera_type, topic, reliable) for topic in camera_topics]
         self.published = [0] * len(camera_topics)  # camera images published per camera
         self._lock = threading.Lock()
         self.received: dict[str, list[Received]] = {topic: [] for topic in (*self.OUTPUTS, "/diagnostics")}
@@ -205,6 +220,13 @@ class RosHarness:
     def _collect(self, topic: str, msg: object) -> None:
         with self._lock:
             self.received[topic].append(Received(msg, time.monotonic()))
+
+    def collect(self, topic: str, msg_type: type) -> Any:
+        """Also collect ``topic`` (reliable); its messages come from ``messages``. Returns the subscription."""
+        with self._lock:
+            self.received[topic] = []
+        reliable = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
+        return self.node.create_subscription(msg_type, topic, functools.partial(self._collect, topic), reliable)
 
     def messages(self, topic: str, since: float = 0.0) -> list[Received]:
         """Messages received on ``topic`` at or after monotonic time ``since``."""
@@ -232,7 +254,7 @@ class RosHarness:
 
         self.wait_until(connected, timeout, "the node to connect")
 
-    def publish(self, camera: int, image: Image) -> None:
+    def publish(self, camera: int, image: Image | CompressedImage) -> None:
         """Publish one camera image."""
         self.cameras[camera].publish(image)
         self.published[camera] += 1
@@ -362,11 +384,16 @@ def running_node(
     camera_topics: list[str],
     command: tuple[str, ...] = FUSION_NODE_COMMAND,
 ) -> Iterator[tuple[NodeProcess, RosHarness]]:
-    """A node process and a harness on ``camera_topics``, connected on a fresh domain; both stopped afterwards."""
+    """A node process and a harness on ``camera_topics``, connected on a fresh domain; both stopped afterwards.
+
+    The harness publishes the message type of the node's ``input_transport`` on the topics the node subscribes.
+    """
     domain_id = unique_domain_id()
+    transport = str(parameters.get("input_transport", "raw"))
     node = NodeProcess(parameters, domain_id, log_dir, command)
     try:
-        harness = RosHarness(domain_id, camera_topics)
+        topics = [transport_topic(topic, transport) for topic in camera_topics]
+        harness = RosHarness(domain_id, topics, message_type(transport))
         try:
             harness.wait_for_node(node)
             yield node, harness

@@ -34,7 +34,15 @@ def test_package_xml_is_format3_with_ament_python_and_runtime_deps() -> None:
     assert root.findtext("export/build_type") == "ament_python"
     exec_deps = {e.text for e in root.findall("exec_depend")}
     # Every ROS interface package the node imports must be declared, or rosdep/colcon users get import errors.
-    assert {"rclpy", "sensor_msgs", "std_msgs", "diagnostic_msgs", "launch", "launch_ros"} <= exec_deps
+    assert {
+        "rclpy",
+        "sensor_msgs",
+        "std_msgs",
+        "diagnostic_msgs",
+        "lifecycle_msgs",
+        "launch",
+        "launch_ros",
+    } <= exec_deps
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +65,7 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_colcon_build_installs_executables_and_share_files(workspace: Path) -> None:
     prefix = workspace / "install" / PACKAGE
-    for script in ("fusion_node", "fusionvae_bag"):  # setup.cfg's script dir: what `ros2 run` finds
+    for script in ("fusion_node", "fusion_lifecycle_node", "fusionvae_bag"):  # setup.cfg's dir: `ros2 run` finds
         assert (prefix / "lib" / PACKAGE / script).is_file(), script
     assert (prefix / "share" / "ament_index" / "resource_index" / "packages" / PACKAGE).is_file()
     share = prefix / "share" / PACKAGE
@@ -70,6 +78,18 @@ def test_colcon_build_installs_executables_and_share_files(workspace: Path) -> N
     site = next((prefix / "lib").glob("python3*/site-packages"))
     assert (site / "fusionvae_core" / "checkpoint.py").is_file()
     assert (site / "fusionvae_ros" / "fusion_node.py").is_file()
+
+
+def test_install_setup_bash_puts_the_package_on_the_paths(workspace: Path) -> None:
+    """colcon-bash (requirements.txt) writes install/setup.bash: sourcing it, as the README says, works."""
+    script = (
+        f"source install/setup.bash && cd / && {sys.executable} -c 'import fusionvae_ros.fusion_node' && "
+        'echo "$AMENT_PREFIX_PATH"'
+    )
+    env = {**os.environ, "PYTHONPATH": "", "AMENT_PREFIX_PATH": ""}
+    run = subprocess.run(["bash", "-c", script], cwd=workspace, env=env, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, f"sourcing install/setup.bash failed:\n{run.stdout}\n{run.stderr}"
+    assert str(workspace / "install" / PACKAGE) in run.stdout
 
 
 def test_colcon_test_runs_the_package_tests(workspace: Path) -> None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
+from fusionvae_ros.bag.register import CameraRegistration, parameter_file
 from fusionvae_ros.launch_args import (
     LaunchArgumentError,
     check_namespace,
@@ -87,6 +89,24 @@ def test_params_file_must_exist_and_hold_ros_parameters(tmp_path):
         with pytest.raises(LaunchArgumentError) as error:
             check_params_file(text)
         assert str(error.value).startswith(f"params_file:='{text}': {message}") and "\n" not in str(error.value)
+
+
+def test_registration_file_from_register_is_accepted_and_a_missing_one_named(tmp_path):
+    homography = np.array([[1.0, 0.0, 4.5], [0.0, 1.0, -2.0], [0.0, 0.0, 1.0]])
+    estimate = CameraRegistration(1, "/cam1/image_raw", homography, 5, 40, 30, np.full(30, 0.1))
+    written = tmp_path / "registration.yaml"
+    written.write_text(parameter_file([estimate], "bag"))
+    assert check_params_file(str(written), "registration_file") == str(written)
+    missing = str(tmp_path / "typo.yaml")
+    with pytest.raises(LaunchArgumentError) as error:
+        check_params_file(missing, "registration_file")
+    assert str(error.value) == f"registration_file:='{missing}': does not exist"
+
+
+def test_managed_is_a_boolean_like_every_flag():
+    assert parse_flag("managed", "True") is True and parse_flag("managed", "0") is False
+    with pytest.raises(LaunchArgumentError, match=r"managed:='lifecycle': expected true or false"):
+        parse_flag("managed", "lifecycle")
 
 
 def test_node_exit_problem_for_errors_and_signals_only():

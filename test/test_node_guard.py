@@ -89,7 +89,7 @@ def view_callback():
     from fusionvae_ros.fusion_node import FusionNode
 
     node = FusionNode()
-    (subscription,) = node.subscriptions
+    (subscription,) = (sub for sub in node.subscriptions if sub.msg_type is Image)  # not the camera_info one
     yield subscription.callback, node
     node.destroy_node()
     rclpy.try_shutdown()

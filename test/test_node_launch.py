@@ -12,7 +12,17 @@ import ast
 from pathlib import Path
 
 LAUNCH_FILE = Path(__file__).resolve().parents[1] / "launch" / "fuse.launch.py"
-REQUIRED_ARGUMENTS = {"params_file", "camera_topics", "backend", "model_path", "namespace", "use_sim_time"}
+REQUIRED_ARGUMENTS = {
+    "params_file",
+    "camera_topics",
+    "backend",
+    "model_path",
+    "input_transport",
+    "registration_file",
+    "managed",
+    "namespace",
+    "use_sim_time",
+}
 
 
 def parsed() -> ast.Module:
@@ -25,6 +35,15 @@ def calls_to(tree: ast.Module, name: str) -> list[ast.Call]:
         for node in ast.walk(tree)
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == name
     ]
+
+
+def common_node_arguments(tree: ast.Module) -> dict[str, ast.expr]:
+    """The ``common = {...}`` keyword arguments both node actions (plain and lifecycle) are built with."""
+    common = next(
+        node.value for node in ast.walk(tree) if isinstance(node, ast.Assign) and node.targets[0].id == "common"
+    )
+    assert isinstance(common, ast.Dict)
+    return {ast.literal_eval(key): value for key, value in zip(common.keys, common.values, strict=True)}
 
 
 def test_defines_generate_launch_description():
@@ -69,10 +88,14 @@ def test_uses_the_standard_launch_ros_api():
     assert ("launch_ros.actions", "Node") in imported
     assert ("launch_ros.substitutions", "FindPackageShare") in imported
     assert ("launch.substitutions", "PathJoinSubstitution") in imported
-    (node,) = calls_to(tree, "Node")
-    keywords = {keyword.arg: keyword.value for keyword in node.keywords}
-    assert ast.literal_eval(keywords["executable"]) == "fusion_node"
-    assert {"package", "namespace", "parameters"} <= set(keywords)
+    assert ("launch_ros.actions", "LifecycleNode") in imported
+    executables = {}
+    for action in ("Node", "LifecycleNode"):  # plain node by default, the managed one with managed:=true
+        (node,) = calls_to(tree, action)
+        keywords = {keyword.arg: keyword.value for keyword in node.keywords}
+        executables[action] = ast.literal_eval(keywords["executable"])
+    assert executables == {"Node": "fusion_node", "LifecycleNode": "fusion_lifecycle_node"}
+    assert {"package", "namespace", "parameters", "name"} <= set(common_node_arguments(tree))
     (share,) = calls_to(tree, "FindPackageShare")
     assert calls_to(tree, "PathJoinSubstitution"), "the default params file is joined from the package share"
     assert share.args
@@ -97,6 +120,5 @@ def test_node_exit_ends_the_launch_and_colours_follow_the_terminal():
     keywords = {keyword.arg: keyword.value for keyword in handler.keywords}
     assert isinstance(keywords["target_action"], ast.Name) and isinstance(keywords["on_exit"], ast.Name)
     assert calls_to(tree, "RegisterEventHandler") and calls_to(tree, "Shutdown")
-    (node,) = calls_to(tree, "Node")
-    emulate_tty = {keyword.arg: keyword.value for keyword in node.keywords}["emulate_tty"]
+    emulate_tty = common_node_arguments(tree)["emulate_tty"]
     assert ast.unparse(emulate_tty) == "sys.stdout.isatty()", "no colour codes in piped logs"

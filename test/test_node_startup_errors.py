@@ -8,7 +8,7 @@ import signal
 import time
 
 import pytest
-from ros_helpers import FUSION_NODE_COMMAND, NodeProcess, node_test_model, unique_domain_id
+from ros_helpers import FUSION_NODE_COMMAND, LIFECYCLE_NODE_COMMAND, NodeProcess, node_test_model, unique_domain_id
 
 pytestmark = pytest.mark.ros
 
@@ -59,17 +59,31 @@ def test_corrupt_model_file_names_the_file_and_backend(tmp_path):
         ({"resize_mode": "stretch"}, "resize_mode"),
         ({"slop": 5.0}, "slop"),
         ({"num_hypotheses": 0}, "num_hypotheses"),
+        ({"input_transport": "theora"}, "input_transport"),
+        ({"homography_1": [1.0, 0.0, 0.0, 0.0, 1.0, 0.0]}, "homography_1: expected 9 values"),
+        ({"homography_2": [0.0] * 9}, "homography_2"),
     ],
-    ids=["four_cameras", "duplicate_topics", "unknown_backend", "unknown_resize_mode", "slop_range", "zero_hypotheses"],
+    ids=[
+        "four_cameras",
+        "duplicate_topics",
+        "unknown_backend",
+        "unknown_resize_mode",
+        "slop_range",
+        "zero_hypotheses",
+        "unknown_transport",
+        "short_homography",
+        "singular_homography",
+    ],
 )
 def test_bad_parameters_are_named(parameters, expected, tmp_path):
     line = start_and_fail({**parameters, "model_path": str(tmp_path / "unused.onnx")}, tmp_path)
     assert expected in line
 
 
-def test_a_missing_params_file_is_one_fatal_line_not_an_rcl_traceback(tmp_path):
+@pytest.mark.parametrize("node_command", [FUSION_NODE_COMMAND, LIFECYCLE_NODE_COMMAND], ids=["plain", "managed"])
+def test_a_missing_params_file_is_one_fatal_line_not_an_rcl_traceback(node_command, tmp_path):
     missing = tmp_path / "missing.yaml"
-    command = (*FUSION_NODE_COMMAND, "--ros-args", "--params-file", str(missing))
+    command = (*node_command, "--ros-args", "--params-file", str(missing))
     node = NodeProcess({}, unique_domain_id(), tmp_path, command)
     try:
         code = node.wait(timeout=120)

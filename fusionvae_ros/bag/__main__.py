@@ -7,7 +7,7 @@ import sys
 from types import ModuleType
 
 import fusionvae_ros.bag
-from fusionvae_ros.bag import make_bag, process, record, replay, score
+from fusionvae_ros.bag import make_bag, process, record, register, replay, score
 from fusionvae_ros.bag.bag_files import BagError
 from fusionvae_ros.bag.help_format import DefaultsHelpFormatter
 
@@ -17,6 +17,7 @@ VERBS: dict[str, ModuleType] = {
     "record": record,
     "process": process,
     "score": score,
+    "register": register,
 }
 EXIT_ERROR = 2
 EXIT_INTERRUPTED = 130

@@ -25,6 +25,8 @@ from rosbags.rosbag2 import Reader, ReaderError, StoragePlugin, Writer, WriterEr
 from rosbags.typesys import Stores, get_typestore
 
 IMAGE_TYPE = "sensor_msgs/msg/Image"
+COMPRESSED_IMAGE_TYPE = "sensor_msgs/msg/CompressedImage"
+CAMERA_TYPES = (IMAGE_TYPE, COMPRESSED_IMAGE_TYPE)  # what a camera topic may carry (raw or compressed transport)
 STRING_TYPE = "std_msgs/msg/String"
 CLOCK_TYPE = "rosgraph_msgs/msg/Clock"
 
@@ -86,6 +88,17 @@ def serialize_image(msg: Any) -> bytes:
         data=np.frombuffer(msg.data, dtype=np.uint8),
     )
     return bytes(typestore().serialize_cdr(image, IMAGE_TYPE))
+
+
+def serialize_compressed(stamp_ns: int, frame_id: str, fmt: str, payload: bytes) -> bytes:
+    """CDR bytes of a sensor_msgs/CompressedImage (format string and JPEG/PNG payload as image_transport sends)."""
+    types = typestore().types
+    header = types["std_msgs/msg/Header"](
+        stamp=types["builtin_interfaces/msg/Time"](sec=stamp_ns // 1_000_000_000, nanosec=stamp_ns % 1_000_000_000),
+        frame_id=frame_id,
+    )
+    message = types[COMPRESSED_IMAGE_TYPE](header=header, format=fmt, data=np.frombuffer(payload, dtype=np.uint8))
+    return bytes(typestore().serialize_cdr(message, COMPRESSED_IMAGE_TYPE))
 
 
 def serialize_text(text: str) -> bytes:
@@ -165,6 +178,15 @@ class InputBag:
             raise BagError(
                 f"{self.path}: damaged {message.msgtype} message on {message.topic} ({_one_line(error)})"
             ) from None
+
+
+def bag_cameras(bag: InputBag, transport: str | None) -> tuple[str, list[str]]:
+    """The camera transport and the /camera_N/image_raw base topics ``bag`` holds: ``transport`` if given, else
+    compressed when the bag has only <topic>/compressed camera topics (image_transport naming), else raw."""
+    raw = [topic for topic in CAMERA_TOPICS if topic in bag.topics]
+    compressed = [topic for topic in CAMERA_TOPICS if f"{topic}/compressed" in bag.topics]
+    transport = transport or ("compressed" if compressed and not raw else "raw")
+    return transport, compressed if transport == "compressed" else raw
 
 
 class OutputBag:

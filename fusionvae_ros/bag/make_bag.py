@@ -5,6 +5,8 @@ goes to /ground_truth/image and a JSON record to /fusionvae/set_info (format in 
 cameras published, so K of every set is known). Timing is camera-like: sets at ``rate`` Hz, a fixed offset
 per camera, Gaussian stamp jitter, a transport delay between stamp and log time, and randomly dropped frames
 (at least one camera publishes each set). Header stamps start at a fixed time so a given seed gives the same bag.
+With ``--compress jpeg|png`` the cameras publish sensor_msgs/CompressedImage on /camera_c/image_raw/compressed
+instead, as image_transport's compressed plugin does (the ground truth stays a raw Image).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import numpy as np
 
 from fusionvae_ros.bag.bag_files import (
     CAMERA_TOPICS,
+    COMPRESSED_IMAGE_TYPE,
     GROUND_TRUTH_TOPIC,
     IMAGE_TYPE,
     SET_INFO_TOPIC,
@@ -26,6 +29,7 @@ from fusionvae_ros.bag.bag_files import (
     BagError,
     OutputBag,
     ns_to_stamp,
+    serialize_compressed,
     serialize_image,
     serialize_text,
 )
@@ -119,6 +123,7 @@ class MakeBagOptions:
     width: int | None = None
     height: int | None = None
     timing: CameraTiming = field(default_factory=CameraTiming)
+    compress: str | None = None  # None: raw Image cameras; "jpeg" / "png": CompressedImage cameras
 
 
 @dataclass(frozen=True)
@@ -146,12 +151,16 @@ def make_bag(path: str | Path, options: MakeBagOptions, overwrite: bool = False)
         raise BagError("--width and --height go together and must be >= 1")
     rng = np.random.default_rng(options.seed)
     plans = plan_sets(options.num_sets, options.num_cameras, options.timing, rng)
-    topics = CAMERA_TOPICS[: options.num_cameras]
+    if options.compress not in (None, "jpeg", "png"):
+        raise BagError(f"--compress must be jpeg or png, got {options.compress}")
+    topics = tuple(
+        f"{topic}/compressed" if options.compress else topic for topic in CAMERA_TOPICS[: options.num_cameras]
+    )
     with OutputBag(path, overwrite) as bag:
         dataset = _load_dataset(options)
         indices = rng.choice(len(dataset), size=options.num_sets, replace=options.num_sets > len(dataset))
         for topic in topics:
-            bag.add_topic(topic, IMAGE_TYPE)
+            bag.add_topic(topic, COMPRESSED_IMAGE_TYPE if options.compress else IMAGE_TYPE)
         bag.add_topic(GROUND_TRUTH_TOPIC, IMAGE_TYPE)
         bag.add_topic(SET_INFO_TOPIC, STRING_TYPE)
         bag.set_custom_data(CUSTOM_DATA_KEY, json.dumps(asdict(options), sort_keys=True))
@@ -159,7 +168,7 @@ def make_bag(path: str | Path, options: MakeBagOptions, overwrite: bool = False)
             item = dataset[int(index)]
             target = _to_pixels(item.target.numpy(), options)
             views = [_to_pixels(view, options) for view in item.views.numpy()]
-            _write_set(bag, plan, int(index), target, views, topics)
+            _write_set(bag, plan, int(index), target, views, topics, options.compress)
         counts = dict(bag.counts)
     return BagSummary(Path(path), [len(plan.views) for plan in plans], counts)
 
@@ -192,11 +201,12 @@ def _write_set(
     target: np.ndarray,
     views: list[np.ndarray],
     topics: tuple[str, ...],
+    compress: str | None,
 ) -> None:
-    """Write one set's ground truth, set info and camera views in log-time order."""
+    """Write one set's ground truth, set info and camera views (raw or ``compress``-ed) in log-time order."""
     from std_msgs.msg import Header
 
-    from fusionvae_ros.image_codec import encode_image
+    from fusionvae_ros.image_codec import encode_compressed, encode_image
 
     info = SetInfo(
         plan.set_id, plan.stamp_ns, dataset_index, {topics[view.camera]: view.stamp_ns for view in plan.views}
@@ -207,10 +217,13 @@ def _write_set(
         (plan.stamp_ns, SET_INFO_TOPIC, serialize_text(info.to_json())),
     ]
     for view in plan.views:
-        header = Header(stamp=ns_to_stamp(view.stamp_ns), frame_id=f"camera_{view.camera}")
-        messages.append(
-            (view.log_time_ns, topics[view.camera], serialize_image(encode_image(views[view.camera], header)))
-        )
+        frame_id, pixels = f"camera_{view.camera}", views[view.camera]
+        if compress:
+            encoding = "mono8" if pixels.shape[2] == 1 else "rgb8"
+            data = serialize_compressed(view.stamp_ns, frame_id, *encode_compressed(pixels, encoding, compress))
+        else:
+            data = serialize_image(encode_image(pixels, Header(stamp=ns_to_stamp(view.stamp_ns), frame_id=frame_id)))
+        messages.append((view.log_time_ns, topics[view.camera], data))
     for log_time_ns, topic, data in sorted(messages, key=lambda message: message[0]):
         bag.write(topic, log_time_ns, data)
 
@@ -254,6 +267,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--width", type=int, help="stretch every image to this width, e.g. 640 (needs --height)")
     parser.add_argument("--height", type=int, help="stretch every image to this height, e.g. 480 (needs --width)")
+    parser.add_argument(
+        "--compress",
+        choices=("jpeg", "png"),
+        help="cameras publish sensor_msgs/CompressedImage on /camera_N/image_raw/compressed (default: raw Image)",
+    )
     parser.add_argument("--seed", type=int, default=defaults.seed, help="fixes items, views, timing and drops")
     parser.add_argument(
         "--start-time", type=float, default=timing.start_ns / 1e9, help="header stamp of the first set (s since epoch)"
@@ -276,6 +294,7 @@ def run(args: argparse.Namespace) -> int:
         args.width,
         args.height,
         timing,
+        args.compress,
     )
     print(make_bag(args.output, options, args.overwrite).describe())
     return 0

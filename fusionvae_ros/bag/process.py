@@ -17,6 +17,7 @@ from typing import Any
 
 from fusionvae_ros.bag.bag_files import (
     CAMERA_TOPICS,
+    COMPRESSED_IMAGE_TYPE,
     FUSED_TOPICS,
     HYPOTHESES_TOPIC,
     IMAGE_TYPE,
@@ -25,6 +26,7 @@ from fusionvae_ros.bag.bag_files import (
     BagError,
     InputBag,
     OutputBag,
+    bag_cameras,
     ns_to_stamp,
     serialize_image,
     stamp_to_ns,
@@ -71,12 +73,15 @@ def node_settings(**overrides: Any) -> Any:
 
 def process_bag(input_path: str, output_path: str, settings: Any, overwrite: bool = False) -> ProcessSummary:
     """Fuse every view set of ``input_path`` and write the node's output topics to ``output_path``."""
+    from fusionvae_ros.camera_input import transport_topic
     from fusionvae_ros.fusion_node import StartupError, load_model
     from fusionvae_ros.sync import ViewSynchroniser
 
     with InputBag(input_path) as bag:
-        topics = list(settings.camera_topics)
-        bag.require(topics, IMAGE_TYPE, "pass --camera-topics with the bag's camera topics")
+        transport = settings.input_transport
+        topics = [transport_topic(topic, transport) for topic in settings.camera_topics]
+        msgtype = COMPRESSED_IMAGE_TYPE if transport == "compressed" else IMAGE_TYPE
+        bag.require(topics, msgtype, "pass --camera-topics (base topics) and --input-transport matching the bag")
         sync = ViewSynchroniser(
             len(topics), settings.slop, settings.max_wait, settings.sync_queue_size, settings.reset_jump
         )
@@ -94,12 +99,13 @@ def process_bag(input_path: str, output_path: str, settings: Any, overwrite: boo
             bad_views, now_ns = 0, 0
             for message in bag.messages(topics):
                 now_ns = message.log_time_ns
-                view = _camera_view(bag.decode(message), now_ns, settings.max_image_pixels)
+                camera = topics.index(message.topic)
+                view = _camera_view(bag.decode(message), camera, now_ns, settings, backend.image_size)
                 if view is None:
                     bad_views += 1
                     continue
                 stamp_ns = stamp_to_ns(view.stamp)
-                for view_set in sync.add(topics.index(message.topic), stamp_ns, view, now_ns):
+                for view_set in sync.add(camera, stamp_ns, view, now_ns):
                     fuser.write(view_set, now_ns)
             for view_set in sync.poll(now_ns + sync.max_wait_ns):
                 fuser.write(view_set, now_ns + sync.max_wait_ns)
@@ -107,21 +113,27 @@ def process_bag(input_path: str, output_path: str, settings: Any, overwrite: boo
     return ProcessSummary(dict(sorted(fuser.sets_by_k.items())), bad_views, messages)
 
 
-def _camera_view(msg: Any, log_time_ns: int, max_pixels: int) -> Any:
-    """The node's CameraView of one camera message logged at ``log_time_ns``, or None if it is unusable."""
+def _camera_view(msg: Any, camera: int, log_time_ns: int, settings: Any, model_size: int) -> Any:
+    """The node's CameraView of one camera message logged at ``log_time_ns``, or None if it is unusable.
+
+    Decoded and registered as the node does it (compressed JPEG at the same reduced scale, the same homography),
+    so results match a live run.
+    """
+    from fusionvae_ros.camera_input import decode_view
     from fusionvae_ros.fusion_node import CameraView
-    from fusionvae_ros.image_codec import ImageFormatError, decode_image
+    from fusionvae_ros.image_codec import ImageFormatError
 
     try:
-        pixels = decode_image(msg, max_pixels)
+        decoded = decode_view(msg, settings.input_transport, settings.max_image_pixels, model_size)
     except ImageFormatError:
         return None
     return CameraView(
-        pixels=pixels,
-        encoding=msg.encoding,
+        pixels=settings.view_registration().warp(camera, decoded.pixels, decoded.camera_size),
+        encoding=decoded.encoding,
         frame_id=msg.header.frame_id,
         stamp=msg.header.stamp,
         received_s=log_time_ns / 1e9,
+        source_size=decoded.camera_size,
     )
 
 
@@ -141,6 +153,7 @@ class _SetWriter:
 
         from fusionvae_ros.fusion import fuse_views
         from fusionvae_ros.image_codec import encode_image
+        from fusionvae_ros.output_geometry import output_geometry, resize_output
 
         settings = self._settings
         views = [view.payload for view in view_set.views]
@@ -158,10 +171,16 @@ class _SetWriter:
             stamp=ns_to_stamp(newest.stamp_ns), frame_id=settings.output_frame_id or newest.payload.frame_id
         )
         log_ns = self._emission_ns(view_set, now_ns)
+        size = output_geometry(
+            views[0].size, self._backend.image_size, settings.resize_mode, settings.output_size
+        ).size  # output_size camera: the camera's geometry, as the node publishes it
         for hypothesis in fused.hypotheses:
-            self._out.write(HYPOTHESES_TOPIC, log_ns, serialize_image(encode_image(hypothesis, header)))
-        self._out.write(MEAN_TOPIC, log_ns, serialize_image(encode_image(fused.mean, header)))
-        self._out.write(UNCERTAINTY_TOPIC, log_ns, serialize_image(encode_image(fused.std, header)))
+            image = encode_image(resize_output(hypothesis, size), header)
+            self._out.write(HYPOTHESES_TOPIC, log_ns, serialize_image(image))
+        self._out.write(MEAN_TOPIC, log_ns, serialize_image(encode_image(resize_output(fused.mean, size), header)))
+        self._out.write(
+            UNCERTAINTY_TOPIC, log_ns, serialize_image(encode_image(resize_output(fused.std, size), header))
+        )
         k = len(views)
         self.sets_by_k[k] = self.sets_by_k.get(k, 0) + 1
 
@@ -175,6 +194,7 @@ class _SetWriter:
 #: process options that set the node parameter of the same meaning (option -> parameter).
 NODE_OPTIONS = {
     "model": "model_path",
+    "input_transport": "input_transport",
     "backend": "backend",
     "device": "device",
     "num_hypotheses": "num_hypotheses",
@@ -183,6 +203,7 @@ NODE_OPTIONS = {
     "max_wait": "max_wait",
     "resize_mode": "resize_mode",
     "output_frame_id": "output_frame_id",
+    "output_size": "output_size",
 }
 
 
@@ -194,7 +215,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output", required=True, help="bag folder to create with the /fused/* topics")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing bag at OUTPUT (once complete)")
     parser.add_argument(
-        "--camera-topics", nargs="+", help="camera topics in camera order (default: the bag's /camera_N/image_raw)"
+        "--camera-topics",
+        nargs="+",
+        help="camera (base) topics in camera order (default: the bag's /camera_N/image_raw); with "
+        "--input-transport compressed the bag's <topic>/compressed topics are read",
     )
     parser.add_argument(
         "--seed",
@@ -220,7 +244,8 @@ def run(args: argparse.Namespace) -> int:
     overrides = {name: getattr(args, option) for option, name in NODE_OPTIONS.items()}
     overrides = {name: value for name, value in overrides.items() if value is not None}
     with InputBag(args.input) as bag:
-        default_topics = [topic for topic in CAMERA_TOPICS if topic in bag.topics] or list(CAMERA_TOPICS)
+        overrides["input_transport"], found = bag_cameras(bag, overrides.get("input_transport"))
+    default_topics = found or list(CAMERA_TOPICS)
     settings = node_settings(camera_topics=args.camera_topics or default_topics, seed=args.seed, **overrides)
     print(process_bag(args.input, args.output, settings, args.overwrite).describe(args.output))
     return 0

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from fusionvae_ros.bag.bag_files import (
+    CAMERA_TYPES,
     GROUND_TRUTH_TOPIC,
     HYPOTHESES_TOPIC,
     IMAGE_TYPE,
@@ -114,7 +115,7 @@ def load_ground_truth(path: str, with_views: bool = False) -> list[GroundTruthSe
         infos: list[SetInfo] = []
         targets: dict[int, np.ndarray] = {}
         views: dict[tuple[str, int], np.ndarray] = {}
-        camera_topics = [t for t, kind in bag.topics.items() if kind == IMAGE_TYPE and t != GROUND_TRUTH_TOPIC]
+        camera_topics = [t for t, kind in bag.topics.items() if kind in CAMERA_TYPES and t != GROUND_TRUTH_TOPIC]
         wanted = [SET_INFO_TOPIC, GROUND_TRUTH_TOPIC, *(camera_topics if with_views else [])]
         for message in bag.messages(wanted):
             msg = bag.decode(message)
@@ -147,7 +148,7 @@ def load_outputs(path: str) -> tuple[dict[int, FusedOutput], dict[tuple[str, int
     with InputBag(path) as bag:
         bag.require([HYPOTHESES_TOPIC], IMAGE_TYPE, "score reads the fused outputs that process or record write")
         fused = {HYPOTHESES_TOPIC, MEAN_TOPIC, UNCERTAINTY_TOPIC}
-        cameras = [t for t, kind in bag.topics.items() if kind == IMAGE_TYPE and t.startswith("/camera")]
+        cameras = [t for t, kind in bag.topics.items() if kind in CAMERA_TYPES and t.startswith("/camera")]
         for message in bag.messages([*fused, *cameras]):
             msg = bag.decode(message)
             stamp_ns = stamp_to_ns(msg.header.stamp)
@@ -285,10 +286,13 @@ def _percentiles(latencies: list[float]) -> dict[str, float] | None:
 
 
 def _pixels(msg: Any, topic: str, path: str) -> np.ndarray:
-    """uint8 [H, W, C] pixels of an 8-bit Image message; BagError for anything else."""
-    from fusionvae_ros.image_codec import ImageFormatError, decode_image
+    """uint8 [H, W, C] pixels of an 8-bit Image message (RGB/grey for a CompressedImage); BagError otherwise."""
+    from fusionvae_ros.image_codec import ImageFormatError, decode_compressed, decode_image, to_model_channels
 
     try:
+        if hasattr(msg, "format"):  # CompressedImage camera view: decoded to RGB (grey stays grey)
+            pixels, encoding = decode_compressed(msg, MAX_PIXELS)
+            return to_model_channels(pixels, encoding, 1 if pixels.shape[2] == 1 else 3)
         pixels = decode_image(msg, MAX_PIXELS)
     except ImageFormatError as error:
         raise BagError(f"{path}: unusable image on {topic}: {error}") from None
@@ -306,15 +310,20 @@ def _float_pixels(msg: Any, path: str) -> np.ndarray:
 
 
 def _fit_like(target: np.ndarray, like: np.ndarray, resize_mode: str) -> np.ndarray:
-    """``target`` converted to the channels and size of ``like`` with the node's own preprocessing."""
+    """``target`` converted to the channels and size of ``like`` with the node's own preprocessing (the model's
+    square, or the camera's geometry for output_size camera: the same field of view at another size)."""
+    import cv2
+
     from fusionvae_ros.image_codec import to_model_channels
-    from fusionvae_ros.preprocess import fit_to_model
+    from fusionvae_ros.preprocess import center_square
 
     height, width, channels = like.shape
-    if height != width:
-        raise BagError(f"fused images are {width}x{height}; the node's outputs are square")
     encoding = "mono8" if target.shape[2] == 1 else "rgb8"
-    return fit_to_model(to_model_channels(target, encoding, channels), height, resize_mode)
+    pixels = to_model_channels(target, encoding, channels)
+    if resize_mode == "center_crop":
+        pixels = center_square(pixels)
+    resized = cv2.resize(np.ascontiguousarray(pixels), (width, height), interpolation=cv2.INTER_AREA)
+    return resized.reshape(height, width, channels)
 
 
 def _unit(pixels: np.ndarray) -> np.ndarray:
