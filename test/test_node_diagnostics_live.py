@@ -33,7 +33,7 @@ def wait_for_status(harness, level: bytes, message_part: str, timeout: float = 1
     pytest.fail(f"no {level!r} status with '{message_part}' within {timeout} s; last: {last}")
 
 
-def test_status_is_named_by_the_namespace_and_its_level_follows_the_cameras(tmp_path):
+def test_status_is_named_by_the_fully_qualified_name_and_its_level_follows_the_cameras(tmp_path):
     parameters = {
         "camera_topics": CAMERAS,
         "model_path": str(node_test_model().path),
