@@ -27,7 +27,7 @@ from fusionvae_ros.bag.score import build_report, load_ground_truth, load_output
 from fusionvae_ros.package_files import DDS_PROFILE_VARIABLE, LARGE_IMAGE_DDS_PROFILE, resolve_model_path, shipped_file
 
 STARTUP_TIMEOUT_S = 60.0
-SETTLE_S = 5.0  # after the replay, how long the recorder may take to see the last sets
+SETTLE_S = 20.0  # after the replay, how long the recorder may take to see the last sets (a loaded machine lags)
 ROWS_PER_K = 2
 SCORE_FILE, GRID_FILE = "score.json", "demo_grid.png"
 EXIT_FAILED = 1

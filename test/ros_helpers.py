@@ -37,6 +37,7 @@ from fusionvae_ros.demo import ros_environment as demo_ros_environment
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED_MODEL = REPO / "models" / "fusion_mnist" / "model.onnx"
 _domain_counter = itertools.count()
+LOSSY_QUIET_S = 5.0  # best-effort input: view counts unchanged this long means the rest was lost, not late
 
 
 def unique_domain_id() -> int:
@@ -241,7 +242,7 @@ class RosHarness:
                 pytest.fail(f"timed out after {timeout} s waiting for {what}")
             time.sleep(0.02)
 
-    def wait_for_node(self, node: NodeProcess, timeout: float = 90.0) -> None:
+    def wait_for_node(self, node: NodeProcess, timeout: float = 300.0) -> None:
         """Wait until the node subscribes to every camera, publishes every output and has sent a /diagnostics
         report here (so its writers know this reader); fails if the node died."""
 
@@ -259,19 +260,20 @@ class RosHarness:
         self.cameras[camera].publish(image)
         self.published[camera] += 1
 
-    def diagnostics_after(self, since: float, timeout: float = 30.0) -> dict[str, str]:
+    def diagnostics_after(self, since: float, timeout: float = 120.0) -> dict[str, str]:
         """Key/values of the first /diagnostics report received after monotonic time ``since``."""
         self.wait_until(lambda: bool(self.messages("/diagnostics", since)), timeout, "a /diagnostics report")
         (status,) = self.messages("/diagnostics", since)[0].msg.status
         return {item.key: item.value for item in status.values}
 
-    def settled_diagnostics(self, lossy_input: bool = False, timeout: float = 60.0) -> dict[str, str]:
+    def settled_diagnostics(self, lossy_input: bool = False, timeout: float = 300.0) -> dict[str, str]:
         """The node's counters once everything published here is fully handled: a report in which the node has
         received every camera image published so far, buffers none, has no set waiting for or in inference,
         and whose published outputs have all arrived here. Waiting is event-driven, never a fixed sleep.
 
         With ``lossy_input`` (best-effort camera subscriptions) a report whose view counts stayed unchanged for
-        2 s also counts as settled; callers compare the node's view counts with ``published`` to detect a loss.
+        LOSSY_QUIET_S also counts as settled; callers compare the node's view counts with ``published`` to detect
+        a loss. The timeouts are generous: the suite must pass with both cores busy elsewhere.
         """
         first_seen: dict[tuple[int, ...], float] = {}  # view counts -> when a report first showed them
         deadline = time.monotonic() + timeout
@@ -281,7 +283,7 @@ class RosHarness:
             views = tuple(count(report, f"views_received_cam{camera}") for camera in range(len(self.cameras)))
             all_views = list(views) == self.published
             if lossy_input and not all_views:
-                all_views = now - first_seen.setdefault(views, now) >= 2.0
+                all_views = now - first_seen.setdefault(views, now) >= LOSSY_QUIET_S
             outputs = [len(self.messages(topic)) for topic in self.OUTPUTS]
             expected = [count(report, "hypotheses_published"), *[count(report, "sets_published")] * 2]
             idle = count(report, "sync_buffered_views") == 0 and sets_in_flight(report) == 0

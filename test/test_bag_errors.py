@@ -28,7 +28,7 @@ CAMERA = "/camera_0/image_raw"
 
 def bag_cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "fusionvae_ros.bag", *args], capture_output=True, text=True, cwd=REPO, timeout=120
+        [sys.executable, "-m", "fusionvae_ros.bag", *args], capture_output=True, text=True, cwd=REPO, timeout=600
     )
 
 

@@ -1,6 +1,7 @@
 """replay -> fusion node -> record as separate processes on a private ROS domain (real DDS on loopback).
 
-At 10 view sets per second (well within what the test model sustains) every set of the bag must come back
+At 2 view sets per second (within what the test model sustains even with both cores busy elsewhere: at 10 Hz a
+loaded machine made the node drop sets under its latest-wins policy) every set of the bag must come back
 fused, each output with all its hypotheses; process on the same bag with the same noise seed must reproduce the
 live hypotheses exactly, set by set - which holds only if the node seeds each set with set_noise_seed. (On a
 busy machine a view can reach the node after max_wait, so live splits that set in two; such sets are reported
@@ -25,6 +26,7 @@ pytestmark = pytest.mark.ros
 NUM_SETS = 20
 NUM_HYPOTHESES = 3
 SEED = 11
+RATE_HZ = 2.0
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +34,7 @@ def live(tmp_path_factory):
     model = node_test_model()
     folder = tmp_path_factory.mktemp("live")
     input_bag, fused_bag = folder / "input", folder / "fused"
-    make_bag(input_bag, MakeBagOptions(num_sets=NUM_SETS, seed=2, timing=CameraTiming(rate_hz=10.0)))
+    make_bag(input_bag, MakeBagOptions(num_sets=NUM_SETS, seed=2, timing=CameraTiming(rate_hz=RATE_HZ)))
     fuse_live(input_bag, fused_bag, model.path, NUM_HYPOTHESES, SEED, unique_domain_id(), folder)
     return input_bag, fused_bag, model, folder
 

@@ -119,12 +119,12 @@ def test_upscaled_camera_resolution(tmp_path):
 
 def test_cli_writes_a_bag_and_rejects_bad_options_with_one_line(tmp_path):
     command = [sys.executable, "-m", "fusionvae_ros.bag", "make-bag", str(tmp_path / "cli"), "--num-sets", "3"]
-    done = subprocess.run(command, capture_output=True, text=True, cwd=REPO, timeout=120)
+    done = subprocess.run(command, capture_output=True, text=True, cwd=REPO, timeout=600)
     assert done.returncode == 0, done.stderr
     assert "3 view sets" in done.stdout
     assert len(read_bag(tmp_path / "cli")["/ground_truth/image"]) == 3
 
-    again = subprocess.run(command, capture_output=True, text=True, cwd=REPO, timeout=120)
+    again = subprocess.run(command, capture_output=True, text=True, cwd=REPO, timeout=600)
     assert again.returncode == 2 and "exists already" in again.stderr and len(again.stderr.splitlines()) == 1
 
     bad = subprocess.run(
@@ -132,7 +132,7 @@ def test_cli_writes_a_bag_and_rejects_bad_options_with_one_line(tmp_path):
         capture_output=True,
         text=True,
         cwd=REPO,
-        timeout=120,
+        timeout=600,
     )
     assert bad.returncode == 2 and "--num-cameras" in bad.stderr and len(bad.stderr.splitlines()) == 1
     assert not (tmp_path / "bad").exists()

@@ -25,7 +25,7 @@ def test_seed_is_a_uint32_that_depends_on_both_inputs():
 def test_seed_is_the_same_in_another_process_with_other_hash_randomisation():
     code = f"from fusionvae_ros.noise_seed import set_noise_seed; print(set_noise_seed(7, {STAMP}))"
     env = {**os.environ, "PYTHONHASHSEED": "12345"}
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=600)
     assert int(done.stdout) == set_noise_seed(7, STAMP)
 
 

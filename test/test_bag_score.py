@@ -164,7 +164,7 @@ def test_missing_stray_and_repeated_outputs_are_reported(input_bag, tmp_path):
         capture_output=True,
         text=True,
         cwd=REPO,
-        timeout=120,
+        timeout=600,
     )
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
@@ -180,7 +180,7 @@ def test_missing_stray_and_repeated_outputs_are_reported(input_bag, tmp_path):
         capture_output=True,
         text=True,
         cwd=REPO,
-        timeout=120,
+        timeout=600,
     ).stdout
     assert "MSE_min" in text and "missing sets (no output): 2 (set 1, 4)" in text
 

@@ -98,7 +98,7 @@ def test_preview_cli_reports_a_wrong_root_without_traceback(tmp_path: Path) -> N
         text=True,
         cwd=REPO,
         env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"},
-        timeout=120,
+        timeout=600,
     )
     assert result.returncode == 2
     assert "Traceback" not in result.stderr

@@ -29,7 +29,7 @@ def test_missing_model_is_reported_in_plain_words(tmp_path):
         capture_output=True,
         text=True,
         cwd=REPO,
-        timeout=120,
+        timeout=600,
     )
     assert done.returncode == 2, "a missing model is a usage error, as in every tool"
     assert str(missing) in done.stderr and "file not found" in done.stderr

@@ -19,7 +19,7 @@ def start_and_fail(parameters: dict[str, object], tmp_path) -> str:
     """Run the node with ``parameters``; assert it exits 2 with one line of output; return that line."""
     node = NodeProcess(parameters, unique_domain_id(), tmp_path)
     try:
-        code = node.wait(timeout=120)
+        code = node.wait(timeout=600)
     finally:
         node.stop()
     output = node.output()
@@ -86,7 +86,7 @@ def test_a_missing_params_file_is_one_fatal_line_not_an_rcl_traceback(node_comma
     command = (*node_command, "--ros-args", "--params-file", str(missing))
     node = NodeProcess({}, unique_domain_id(), tmp_path, command)
     try:
-        code = node.wait(timeout=120)
+        code = node.wait(timeout=600)
     finally:
         node.stop()
     output = node.output()

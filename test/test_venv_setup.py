@@ -20,7 +20,7 @@ def test_make_plans_no_root_commands(target):
         pytest.skip("make is not installed here")
     # -n: print the commands without running them; -B: as on a fresh machine, with every target out of date
     plan = subprocess.run(
-        ["make", "-n", "-B", target], cwd=REPO, capture_output=True, text=True, timeout=60, check=True
+        ["make", "-n", "-B", target], cwd=REPO, capture_output=True, text=True, timeout=600, check=True
     ).stdout
     assert "python3 -m venv .venv" in plan, "the plan covers creating the venv"
     assert "sudo" not in plan and "apt-get" not in plan
@@ -32,7 +32,7 @@ def clone_with_venv(root: Path, marker: str | None) -> Path:
     if marker is not None:
         (root / "fusionvae_core").mkdir(parents=True)
         (root / "fusionvae_core" / "__init__.py").write_text(f"WHICH = {marker!r}\n")
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(root / ".venv")], check=True, timeout=120)
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(root / ".venv")], check=True, timeout=600)
     python = root / ".venv" / "bin" / "python"
     purelib = subprocess.run(
         [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
@@ -52,7 +52,7 @@ def imported_marker(python: Path, cwd: Path) -> subprocess.CompletedProcess[str]
         capture_output=True,
         text=True,
         env={"PATH": "/usr/bin:/bin"},
-        timeout=60,
+        timeout=600,
     )
 
 
