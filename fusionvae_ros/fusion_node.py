@@ -430,7 +430,8 @@ def run_node(make_node: Callable[[], Node], args: list[str] | None) -> None:
         get_logger(NODE_NAME).fatal(str(error))
         rclpy.try_shutdown()
         sys.exit(EXIT_STARTUP_ERROR)
-    except KeyboardInterrupt:  # Ctrl-C while the model loads
+    except KeyboardInterrupt:  # Ctrl-C while the model loads or the node starts
+        ignore_stop_signals()  # more Ctrl-C while rclpy destroys the half-built node: no traceback either
         rclpy.try_shutdown()
         return
     try:

@@ -98,6 +98,14 @@ def live_parameters(cameras: list[str], **overrides: object) -> dict[str, object
     return parameters | overrides
 
 
+def ros_arguments(parameters: dict[str, object]) -> list[str]:
+    """Command-line arguments (``--ros-args -p name:=value ...``) that set ``parameters`` on a node."""
+    arguments = ["--ros-args"]
+    for name, value in parameters.items():
+        arguments += ["-p", f"{name}:={format_parameter(value)}"]
+    return arguments
+
+
 def format_parameter(value: object) -> str:
     """A value as `--ros-args -p name:=value` text (YAML: floats keep their point, lists in brackets)."""
     if isinstance(value, bool):
@@ -125,9 +133,7 @@ class NodeProcess:
     ) -> None:
         self.domain_id = domain_id
         self.log_path = log_dir / f"node_{domain_id}_{time.monotonic_ns()}.log"
-        arguments = ["--ros-args"]
-        for name, value in parameters.items():
-            arguments += ["-p", f"{name}:={format_parameter(value)}"]
+        arguments = ros_arguments(parameters)
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(
                 [*command, *arguments],

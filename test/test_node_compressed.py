@@ -12,7 +12,7 @@ import pytest
 from ros_helpers import RosHarness, count, live_parameters, node_test_model, run_node, stamp_ns
 from sensor_msgs.msg import CompressedImage
 
-from fusionvae_ros.fusion import fuse_views
+from fusionvae_ros.fusion import MODEL_TEMPERATURE, fuse_views
 from fusionvae_ros.image_codec import decode_image, encode_compressed
 from fusionvae_ros.noise_seed import set_noise_seed
 
@@ -84,7 +84,7 @@ def fused_sets(harness: RosHarness, since: float) -> dict[int, tuple[list[np.nda
 def raw_path(model, views: list[np.ndarray], stamp: int):
     """What the node publishes for these views sent as raw rgb8 Images (same noise: seed and stamp)."""
     inputs = [(view, "rgb8") for view in views]
-    return fuse_views(model.backend, inputs, "resize", NUM_HYPOTHESES, 1.0, set_noise_seed(SEED, stamp))
+    return fuse_views(model.backend, inputs, "resize", NUM_HYPOTHESES, MODEL_TEMPERATURE, set_noise_seed(SEED, stamp))
 
 
 def delta(after: dict[str, str], before: dict[str, str], key: str) -> int:

@@ -13,7 +13,7 @@ import rclpy
 from builtin_interfaces.msg import Time as TimeMsg
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from ros_helpers import format_parameter, node_test_model, unique_domain_id
+from ros_helpers import node_test_model, ros_arguments, unique_domain_id
 from sensor_msgs.msg import Image
 
 from fusionvae_ros.guard import CallbackGuard, RejectedInputError, stamp_nanoseconds
@@ -82,10 +82,7 @@ def view_callback():
         "future_tolerance": FUTURE_TOLERANCE,
         "max_age": MAX_AGE,
     }
-    arguments = ["--ros-args"]
-    for name, value in parameters.items():
-        arguments += ["-p", f"{name}:={format_parameter(value)}"]
-    rclpy.init(args=arguments, domain_id=unique_domain_id())
+    rclpy.init(args=ros_arguments(parameters), domain_id=unique_domain_id())
     from fusionvae_ros.fusion_node import FusionNode
 
     node = FusionNode()

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 import rclpy
-from ros_helpers import format_parameter, node_test_model, unique_domain_id
+from ros_helpers import node_test_model, ros_arguments, unique_domain_id
 
 from fusionvae_ros.camera_input import message_type
 
@@ -35,10 +35,7 @@ def test_every_callback_and_timer_is_guarded(managed, transport):
         "model_path": str(node_test_model().path),
         "input_transport": transport,
     }
-    arguments = ["--ros-args"]
-    for name, value in parameters.items():
-        arguments += ["-p", f"{name}:={format_parameter(value)}"]
-    rclpy.init(args=arguments, domain_id=unique_domain_id())
+    rclpy.init(args=ros_arguments(parameters), domain_id=unique_domain_id())
     try:
         node = make_node(managed)
         try:

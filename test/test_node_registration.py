@@ -13,7 +13,7 @@ from registration_helpers import TRUE_HOMOGRAPHIES, seen_by
 from ros_helpers import count, live_parameters, node_test_model, run_node, stamp_ns
 from sensor_msgs.msg import Image
 
-from fusionvae_ros.fusion import fuse_views
+from fusionvae_ros.fusion import MODEL_TEMPERATURE, fuse_views
 from fusionvae_ros.image_codec import decode_image
 from fusionvae_ros.noise_seed import set_noise_seed
 
@@ -65,7 +65,7 @@ def test_registered_views_fuse_like_the_reference_view(fusion):
 
     def fused_mean(inputs: list[np.ndarray]) -> np.ndarray:
         fused = fuse_views(
-            model.backend, [(v, "mono8") for v in inputs], "resize", 2, 1.0, set_noise_seed(SEED, newest)
+            model.backend, [(v, "mono8") for v in inputs], "resize", 2, MODEL_TEMPERATURE, set_noise_seed(SEED, newest)
         )
         return fused.mean.astype(int)
 
