@@ -34,11 +34,33 @@ class ModelSection:
 
     kind: str = "fusionvae"
     preset: str = "fusion_mnist"
+    image_size: int | None = None  # square size the model sees, e.g. 32, 64, 128 (None: the preset's)
+    channels: int | None = None  # 1 (grey) or 3 (RGB) (None: the preset's)
     overrides: dict[str, Any] = field(default_factory=dict)
 
     def model_config(self) -> ModelConfig:
         """The FusionVAE config (for baselines: the one they are sized against)."""
-        return ModelConfig.preset(self.preset, **self.overrides)
+        return ModelConfig.preset(self.preset, **{**self.overrides, **self.sizing()})
+
+    def sizing(self) -> dict[str, int]:
+        """image_size and channels where this section sets them."""
+        return {key: value for key in ("image_size", "channels") if (value := getattr(self, key)) is not None}
+
+    def size_problem(self) -> str | None:
+        """Why `image_size` does not fit the preset's latent hierarchy (None: it fits or is not set)."""
+        if self.image_size is None:
+            return None
+        try:
+            hierarchy = ModelConfig.preset(self.preset, **{**self.overrides, "image_size": 1 << 12})
+        except ValueError:
+            return None  # another problem; model_config() names it
+        halvings = hierarchy.num_preprocess_blocks + hierarchy.num_scales - 1
+        if self.image_size % (1 << halvings) == 0:
+            return None
+        return (
+            f"{self.image_size} does not fit preset {self.preset!r}: its latent hierarchy halves the image "
+            f"{halvings} times, so the size must be a multiple of {1 << halvings} (e.g. 32, 64 or 128)"
+        )
 
 
 @dataclass(frozen=True)
@@ -305,6 +327,11 @@ def _check_values(config: TrainConfig, source: str) -> None:
 
     if config.model.kind not in MODEL_KINDS:
         fail("model.kind", f"expected one of {MODEL_KINDS}, got {config.model.kind!r}")
+    if config.model.channels not in (None, 1, 3):
+        fail("model.channels", f"expected 1 (grey) or 3 (RGB), got {config.model.channels}")
+    size_problem = config.model.size_problem()
+    if size_problem is not None:
+        fail("model.image_size", size_problem)
     try:
         config.model.model_config()
     except ValueError as error:
