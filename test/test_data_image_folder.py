@@ -103,7 +103,7 @@ def test_split_is_unchanged_by_adding_files(folder: Path, tmp_path: Path) -> Non
         return {
             name: split
             for split in ("train", "val", "test")
-            for name in build_dataset("image_folder", split, folder, seed=3, **options(tmp_path)).source.names
+            for name in build_dataset("image_folder", split, folder, **options(tmp_path, split_seed=3)).source.names
         }
 
     before = membership()
@@ -111,8 +111,11 @@ def test_split_is_unchanged_by_adding_files(folder: Path, tmp_path: Path) -> Non
     after = membership()
     assert len(after) == len(before) + 25
     assert {name: after[name] for name in before} == before
+    run_seed = build_dataset("image_folder", "val", folder, seed=9, **options(tmp_path, split_seed=3))
+    assert set(run_seed.source.names) == {name for name, split in after.items() if split == "val"}
     other_seed = {
-        name for name in build_dataset("image_folder", "val", folder, seed=4, **options(tmp_path)).source.names
+        name
+        for name in build_dataset("image_folder", "val", folder, seed=3, **options(tmp_path, split_seed=4)).source.names
     }
     assert other_seed != {name for name, split in after.items() if split == "val"}
 

@@ -24,7 +24,7 @@ from fusionvae_core.data.tless import TLessSource
 DATASET_NAMES = ("fusion_mnist", "fusion_fashion", "fusion_celeba", "fusion_tless", "image_folder", "rosbag")
 TLESS_DEFAULT_OCCLUDER_SUBDIR = "fusion_tless_occluders"
 OCCLUSION_OPTIONS = {"occlusion", "occlusion_params"}  # every dataset takes these (see data/occlusion.py)
-OWN_DATA_OPTIONS = {"image_size", "channels", "resize", "val_fraction", "test_fraction", "cache_dir"}
+OWN_DATA_OPTIONS = {"image_size", "channels", "resize", "val_fraction", "test_fraction", "split_seed", "cache_dir"}
 _OPTIONS = {
     "fusion_tless": {"occluder_dir"},
     "image_folder": OWN_DATA_OPTIONS,
@@ -46,7 +46,7 @@ def build_dataset(
     (fusion_fashion); CelebA and T-LESS need one. `seed` fixes the val/test views. Options of every dataset:
     `occlusion` (recipe name, None: the dataset's default) and `occlusion_params` (see data/occlusion.py); of
     fusion_tless: `occluder_dir` (default `<data_root>/fusion_tless_occluders`); of image_folder: OWN_DATA_OPTIONS
-    (OwnDataOptions: the model's image_size and channels, resize, split fractions, cache_dir); of rosbag: those
+    (OwnDataOptions: the model's image_size and channels, resize, split fractions and seed, cache_dir); of rosbag: those
     and `topics` (default: every image topic) and `frame_stride` (default 1). Raises
     DatasetError naming the expected layout.
     """
@@ -73,11 +73,11 @@ def build_dataset(
     elif root is None:
         raise DatasetError(f"{name} has no embedded data: pass data_root (--data-root) pointing at your copy")
     elif name == "image_folder":
-        source = FolderSource(root, split, seed, OwnDataOptions.from_options(options))
+        source = FolderSource(root, split, OwnDataOptions.from_options(options))
     elif name == "rosbag":
         topics = options.get("topics")
         stride = options.get("frame_stride") or 1
-        source = BagSource(root, split, seed, OwnDataOptions.from_options(options), topics, stride)
+        source = BagSource(root, split, OwnDataOptions.from_options(options), topics, stride)
     elif name == "fusion_celeba":
         source = CelebASource(root, split)
     else:

@@ -130,10 +130,10 @@ def reduction_flag(width: int, height: int, options: OwnDataOptions) -> int:
 class FolderSource(FramedSource):
     """The images of one split of a folder, decoded on demand at the model's channels."""
 
-    def __init__(self, root: Path, split: str, seed: int, options: OwnDataOptions) -> None:
+    def __init__(self, root: Path, split: str, options: OwnDataOptions) -> None:
         """Index `root` and keep the images of `split`."""
         index = index_folder(root, options)
-        chosen = select_split(index.keys, split, seed, options, f"image_folder {root}: {len(index.keys)} images")
+        chosen = select_split(index.keys, split, options, f"image_folder {root}: {len(index.keys)} images")
         super().__init__([index.keys[i] for i in chosen], options)
         self.root = root
         self.flags = [reduction_flag(*index.sizes[i], options) for i in chosen]

@@ -1,9 +1,10 @@
 """What the user's-own-data datasets (image_folder, rosbag) share: options, the hashed split, the index cache and
 a target source that decodes lazily and never lets one bad frame crash a loader worker.
 
-Split: every item has a stable key (an image's path relative to the folder; a frame's bag, topic and time
-stamp). u = the first 8 bytes of sha256(seed, key) as a number in [0, 1); u < test_fraction → test,
-u < test_fraction + val_fraction → val, else train. Adding or removing items never moves another item.
+Split: every item has a stable key (an image's path relative to the folder; a frame's bag and second).
+u = the first 8 bytes of sha256(split_seed, key) as a number in [0, 1); u < test_fraction → test,
+u < test_fraction + val_fraction → val, else train. Adding or removing items never moves another item, and the
+split does not depend on the run's seed, so runs with different seeds (and evaluate.py) share one test set.
 """
 
 from __future__ import annotations
@@ -30,13 +31,14 @@ NAMES_SHOWN = 3  # unreadable items named in the start-up line
 
 @dataclass(frozen=True)
 class OwnDataOptions:
-    """Size and channels (from the model config), resize mode, split fractions and the index cache folder."""
+    """Size and channels (from the model config), resize mode, split fractions and seed, the index cache folder."""
 
     image_size: int = 64
     channels: int = 3
     resize: str = "resize"
     val_fraction: float = 0.1
     test_fraction: float = 0.1
+    split_seed: int = 0
     cache_dir: str | None = None
 
     def __post_init__(self) -> None:
@@ -84,13 +86,15 @@ def split_of(key: str, seed: int, val_fraction: float, test_fraction: float) -> 
     return "val" if u < test_fraction + val_fraction else "train"
 
 
-def select_split(keys: list[str], split: str, seed: int, options: OwnDataOptions, what: str) -> list[int]:
+def select_split(keys: list[str], split: str, options: OwnDataOptions, what: str) -> list[int]:
     """Positions of the `keys` in `split`; DatasetError when that split is empty (too few items).
 
     `what` names the data and its unit of splitting, e.g. "image_folder DIR: 12 images".
     """
     chosen = [
-        i for i, key in enumerate(keys) if split_of(key, seed, options.val_fraction, options.test_fraction) == split
+        i
+        for i, key in enumerate(keys)
+        if split_of(key, options.split_seed, options.val_fraction, options.test_fraction) == split
     ]
     if not chosen:
         fraction = f"data.{split}_fraction = {options.fraction(split):g}" if split != "train" else "the rest"

@@ -170,7 +170,7 @@ class BagSource(FramedSource):
     """The frames of one split, read and decoded on demand; each process opens its own readers."""
 
     def __init__(
-        self, root: Path, split: str, seed: int, options: OwnDataOptions, topics: tuple[str, ...] | None, stride: int
+        self, root: Path, split: str, options: OwnDataOptions, topics: tuple[str, ...] | None, stride: int
     ) -> None:
         """Index the bags under `root` and keep the frames of `split`."""
         if stride < 1:
@@ -179,7 +179,7 @@ class BagSource(FramedSource):
         frames = select_frames(bags, topics, stride, options)
         keys = [f"{_relative(frame.bag, root)}@{frame.log_time_ns // SPLIT_BLOCK_NS}" for frame in frames]
         what = f"rosbag {root}: {len(frames)} frames in {len(set(keys))} one-second blocks (the unit of the split)"
-        chosen = select_split(keys, split, seed, options, what)
+        chosen = select_split(keys, split, options, what)
         self.frames = [frames[i] for i in chosen]
         super().__init__([f"{f.bag.name}:{f.topic}@{f.log_time_ns}" for f in self.frames], options)
         per_topic = Counter(frame.topic for frame in frames)

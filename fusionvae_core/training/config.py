@@ -79,6 +79,7 @@ class DataSection:
     resize: str | None = None  # resize | center_crop | random_crop (training; center_crop in evaluation)
     val_fraction: float | None = None
     test_fraction: float | None = None
+    split_seed: int | None = None  # seeds the hashed split (not run.seed: every run shares one test set)
     cache_dir: str | None = None  # where dataset indexes are cached (None: ~/.cache/fusionvae_ros)
     topics: tuple[str, ...] | None = None  # rosbag: camera topics (None: every Image/CompressedImage topic)
     frame_stride: int | None = None  # rosbag: keep every N-th frame of each topic (None: 1)
@@ -98,6 +99,7 @@ _DATASET_OPTION_KEYS = (
     "resize",
     "val_fraction",
     "test_fraction",
+    "split_seed",
     "cache_dir",
     "topics",
     "frame_stride",
@@ -207,6 +209,16 @@ def apply_override(values: dict[str, Any], item: str, source: str) -> None:
         target[parts[-1]] = yaml.safe_load(raw)
     except yaml.YAMLError as error:
         raise ConfigError(f"{source}: override {item!r}: value is not valid YAML ({error})") from None
+
+
+def stored_data(train_state: dict[str, Any], source: str) -> tuple[str, str | None, dict[str, Any]] | None:
+    """(dataset, data_root, build_dataset options) of the run that wrote a checkpoint's training state, so
+    evaluation sees the same data (own data: same split, size, topics); None when it holds no training config."""
+    values = train_state.get("config")
+    if not isinstance(values, dict):
+        return None
+    config = TrainConfig.from_dict(values, source=source)
+    return config.data.dataset, config.data.data_root, config.data.dataset_options(config.model.model_config())
 
 
 def config_differences(first: TrainConfig, second: TrainConfig) -> list[str]:
