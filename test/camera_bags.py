@@ -29,13 +29,14 @@ def smooth_frames(count: int, height: int, width: int, seed: int) -> list[np.nda
 
 def write_camera_bag(
     path: Path,
-    streams: dict[str, tuple[str, list[np.ndarray]]],
+    streams: dict[str, tuple[str, list[np.ndarray | None]]],
     storage: str = "mcap",
     period_ns: int = 100_000_000,
+    offsets_ns: dict[str, int] | None = None,
 ) -> Path:
     """A bag with one topic per stream: (kind, RGB frames); kind is a raw encoding (bgr8, rgb8, mono8 → Image),
     "jpeg"/"png" (→ CompressedImage as image_transport writes it) or "text" (→ std_msgs/String, a non-image
-    topic). Frame i is logged at START_NS + i·period."""
+    topic). Frame i is logged at START_NS + i·period + the topic's offset; a None frame is a dropped one."""
     store = get_typestore(Stores.ROS2_KILTED)
     types = store.types
     with Writer(path, version=9, storage_plugin=STORAGES[storage]) as writer:
@@ -45,7 +46,9 @@ def write_camera_bag(
             )
             connection = writer.add_connection(topic, msgtype, typestore=store)
             for i, rgb in enumerate(frames):
-                stamp_ns = START_NS + i * period_ns
+                if rgb is None:
+                    continue
+                stamp_ns = START_NS + i * period_ns + (offsets_ns or {}).get(topic, 0)
                 header = types["std_msgs/msg/Header"](
                     stamp=types["builtin_interfaces/msg/Time"](sec=stamp_ns // 10**9, nanosec=stamp_ns % 10**9),
                     frame_id=topic.strip("/").split("/")[0],

@@ -82,17 +82,21 @@ def test_window_radii_scale_with_the_image_and_datasets_keep_the_paper_recipes()
     mnist = build_dataset("fusion_mnist", "val")
     assert mnist.view_maker == EllipseViews(FUSION_MNIST_RECIPE)
     # A config's params apply over the dataset's default recipe; another recipe starts from its own defaults.
-    more = build_dataset("fusion_mnist", "val", occlusion_params={"windows": 5})
+    more = build_dataset("fusion_mnist", "val", occlusion_params={"ellipse_windows": {"windows": 5}})
     assert isinstance(more.view_maker, EllipseViews)
     assert (more.view_maker.recipe.num_ellipses, more.view_maker.recipe.noise_std) == (5, 0.25)
-    clean = build_dataset("fusion_mnist", "val", occlusion="none")
+    # Params are kept per recipe: switching the recipe leaves the other recipes' params unused.
+    windows_params = {"ellipse_windows": {"windows": 5}, "occluders": {"occluder_dir": None}}
+    clean = build_dataset("fusion_mnist", "val", occlusion="none", occlusion_params=windows_params)
     np.testing.assert_array_equal(clean[0].views[2].numpy(), clean[0].target.numpy())
+    with pytest.raises(DatasetError, match="occlusion_params: 'windows' is no recipe; expected a mapping from"):
+        build_dataset("fusion_mnist", "val", occlusion_params={"windows": 5})
 
 
 @pytest.mark.parametrize(
     ("occlusion", "message"),
     [
-        (Occlusion("ellipse_windows", {"windoes": 3}), "unknown key 'windoes' for ellipse_windows"),
+        (Occlusion("ellipse_windows", {"windoes": 3}), "occlusion_params.ellipse_windows: unknown key 'windoes'"),
         (Occlusion("ellipse_windows", {"radius": [0.3, 0.1]}), "radius must be"),
         (Occlusion("ellipse_windows", {"windows": "many"}), "windows: expected int"),
         (Occlusion("occluders"), "occluder_dir is required"),

@@ -112,3 +112,48 @@ def test_bad_bags_give_one_clear_error(bag: Path, tmp_path: Path) -> None:
     storage.write_bytes(storage.read_bytes()[:2000])
     with pytest.raises(DatasetError, match=r"corrupt: (unreadable bag|bag is damaged)"):
         frames_of(corrupt, tmp_path)
+
+
+def occluded(frame: np.ndarray, seed: int) -> np.ndarray:
+    """`frame` with a black box at a random place (a camera view that is already occluded)."""
+    rng = np.random.default_rng(seed)
+    view = frame.copy()
+    top, left = rng.integers(0, 48, size=2)
+    view[top : top + 48, left : left + 64] = 0
+    return view
+
+
+def test_recorded_views_pair_with_a_target_topic(tmp_path: Path) -> None:
+    views_0 = [occluded(frame, 2 * i) for i, frame in enumerate(FRAMES[:12])]
+    views_1: list[np.ndarray | None] = [occluded(frame, 2 * i + 1) for i, frame in enumerate(FRAMES[:12])]
+    views_1[5] = None  # camera 1 dropped frame 5: that set cannot be paired
+    streams = {"/truth": ("bgr8", FRAMES[:12]), "/cam0": ("bgr8", views_0), "/cam1": ("jpeg", views_1)}
+    bag = write_camera_bag(
+        tmp_path / "sim", streams, period_ns=PERIOD_NS, offsets_ns={"/cam0": 3_000_000, "/cam1": -20_000_000}
+    )
+    paired = frames_of(
+        bag,
+        tmp_path,
+        topics=["/cam0", "/cam1"],
+        target_topic="/truth",
+        occlusion=None,
+        val_fraction=0.0,
+        test_fraction=0.0,
+    )
+    assert len(paired) == 11
+    for index in (0, 7):
+        item = paired[index]
+        number = (paired.source.frames[index].log_time_ns - START_NS) // PERIOD_NS
+        np.testing.assert_array_equal(item.target.numpy(), expected_target(paired.source.frames[index]))
+        assert item.views.shape == (3, 3, 32, 32)
+        expected_view_0 = scale_to(views_0[number], 32).transpose(2, 0, 1) / 255
+        np.testing.assert_allclose(item.views[0].numpy(), expected_view_0, atol=1e-6)
+        expected_view_1 = scale_to(views_1[number], 32).transpose(2, 0, 1) / 255  # type: ignore[arg-type]
+        assert np.abs(item.views[1].numpy() - expected_view_1).max() <= JPEG_MAX_ERROR
+        np.testing.assert_array_equal(item.views[2].numpy(), item.views[0].numpy())  # 2 cameras: the 1st repeats
+    with pytest.raises(DatasetError, match=r"with data.target_topic the bag's views are used as recorded: use none"):
+        frames_of(bag, tmp_path, topics=["/cam0"], target_topic="/truth", occlusion="ellipse_windows")
+    with pytest.raises(DatasetError, match="random_crop would crop the recorded views and the target differently"):
+        frames_of(bag, tmp_path, topics=["/cam0"], target_topic="/truth", occlusion=None, resize="random_crop")
+    with pytest.raises(DatasetError, match=r"no topic /gt \(data.topics\)"):
+        frames_of(bag, tmp_path, topics=["/cam0"], target_topic="/gt", occlusion=None)

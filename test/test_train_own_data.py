@@ -12,6 +12,7 @@ from PIL import Image
 from test_train_helpers import REPO, quick_overrides
 
 from fusionvae_core.training import CHECKPOINT_FILE
+from fusionvae_ros.bag.make_bag import CameraTiming, MakeBagOptions, make_bag
 from training.train import main
 
 OWN_IMAGES = REPO / "training" / "configs" / "own_images.yaml"
@@ -128,3 +129,23 @@ def test_options_of_another_dataset_are_refused(tmp_path: Path, capsys: pytest.C
     err = capsys.readouterr().err
     assert "data.frame_stride: is not an option of dataset image_folder" in err
     assert not list(tmp_path.rglob("*.pt"))
+
+
+def test_a_bag_of_already_occluded_views_trains_against_its_ground_truth(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # make-bag writes occluded digits on /camera_N/image_raw and the clean digit on /ground_truth/image.
+    options = MakeBagOptions(num_sets=40, timing=CameraTiming(rate_hz=2.0))
+    summary = make_bag(tmp_path / "sim", options)
+    complete = sum(k == 3 for k in summary.set_ks)
+    paired = [
+        "data.target_topic=/ground_truth/image",
+        "data.occlusion=none",
+        "model.channels=1",
+        "data.val_fraction=0.3",
+    ]
+    assert main(own_run(OWN_BAG, tmp_path / "run", tmp_path / "sim", "data.frame_stride=1", *paired)) == 0
+    out = capsys.readouterr().out
+    assert f"rosbag: {complete} /ground_truth/image frames paired with views of /camera_0/image_raw" in out
+    assert f"{40 - complete} without every view within 50 ms dropped" in out
+    assert (tmp_path / "run" / CHECKPOINT_FILE).is_file()

@@ -18,7 +18,7 @@ from fusionvae_core.data.fusion_dataset import SPLITS, ArraySource, FusionDatase
 from fusionvae_core.data.image_folder import FolderSource
 from fusionvae_core.data.occlusion import MNIST_WINDOWS, Occlusion
 from fusionvae_core.data.own_data import OwnDataOptions
-from fusionvae_core.data.rosbag_frames import BagSource
+from fusionvae_core.data.rosbag_frames import BagSource, PairedBagSource
 from fusionvae_core.data.tless import TLessSource
 
 DATASET_NAMES = ("fusion_mnist", "fusion_fashion", "fusion_celeba", "fusion_tless", "image_folder", "rosbag")
@@ -28,7 +28,7 @@ OWN_DATA_OPTIONS = {"image_size", "channels", "resize", "val_fraction", "test_fr
 _OPTIONS = {
     "fusion_tless": {"occluder_dir"},
     "image_folder": OWN_DATA_OPTIONS,
-    "rosbag": OWN_DATA_OPTIONS | {"topics", "frame_stride"},
+    "rosbag": OWN_DATA_OPTIONS | {"topics", "frame_stride", "target_topic"},
 }
 _DEFAULT_OCCLUSION = {
     "fusion_mnist": Occlusion("ellipse_windows", MNIST_WINDOWS),
@@ -47,7 +47,8 @@ def build_dataset(
     `occlusion` (recipe name, None: the dataset's default) and `occlusion_params` (see data/occlusion.py); of
     fusion_tless: `occluder_dir` (default `<data_root>/fusion_tless_occluders`); of image_folder: OWN_DATA_OPTIONS
     (OwnDataOptions: the model's image_size and channels, resize, split fractions and seed, cache_dir); of rosbag: those
-    and `topics` (default: every image topic) and `frame_stride` (default 1). Raises
+    and `topics` (default: every image topic), `frame_stride` (default 1) and `target_topic` (views recorded in
+    the bag, see rosbag_frames.py). Raises
     DatasetError naming the expected layout.
     """
     if name not in DATASET_NAMES:
@@ -75,9 +76,19 @@ def build_dataset(
     elif name == "image_folder":
         source = FolderSource(root, split, OwnDataOptions.from_options(options))
     elif name == "rosbag":
-        topics = options.get("topics")
-        stride = options.get("frame_stride") or 1
-        source = BagSource(root, split, OwnDataOptions.from_options(options), topics, stride)
+        topics, stride, target_topic = (
+            options.get("topics"),
+            options.get("frame_stride") or 1,
+            options.get("target_topic"),
+        )
+        own = OwnDataOptions.from_options(options)
+        if target_topic is None:
+            source = BagSource(root, split, own, topics, stride)
+        elif options.get("occlusion") not in (None, "none"):
+            raise DatasetError("data.occlusion: with data.target_topic the bag's views are used as recorded: use none")
+        else:
+            source = PairedBagSource(root, split, own, topics, stride, target_topic)
+            options = {**options, "occlusion": "none"}
     elif name == "fusion_celeba":
         source = CelebASource(root, split)
     else:

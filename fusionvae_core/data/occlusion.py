@@ -1,9 +1,11 @@
 """Occlusion recipes: how the 3 input views of a target are corrupted; one implementation for every dataset.
 
-A training config picks the recipe with `data.occlusion` and tunes it with `data.occlusion_params` (keys below);
-every parameter that is a length is a fraction of the image side, so one recipe looks the same at 32², 64² and
-128². Each dataset has a default (FusionMNIST: the MNIST windows, FusionCelebA / image_folder / rosbag: the
-CelebA windows, FusionT-LESS: occluders); params given in the config override the default recipe's params.
+A training config picks the recipe with `data.occlusion` and tunes each recipe under `data.occlusion_params`,
+a mapping from recipe name to its params (keys below), so a config can hold params for several recipes and switch
+between them with `data.occlusion` alone. Every parameter that is a length is a fraction of the image side, so
+one recipe looks the same at 32², 64² and 128². Each dataset has a default (FusionMNIST: the MNIST windows,
+FusionCelebA / image_folder / rosbag: the CelebA windows, FusionT-LESS: occluders); params given in the config
+override the default recipe's params.
 
 - `ellipse_windows` (paper sec. 5.1): each view is black except inside `windows` random ellipses whose radius is
   a uniform integer in [radius[0]·size, radius[1]·size); then Gaussian noise of std `noise_std`, clipped.
@@ -145,11 +147,22 @@ class Occlusion:
     recipe: str
     params: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
-    def overridden(self, recipe: str | None, params: Mapping[str, Any] | None) -> Occlusion:
-        """This default with a config's choice: its params apply over the default's when the recipe is the same."""
+    def overridden(self, recipe: str | None, params_by_recipe: Mapping[str, Any] | None) -> Occlusion:
+        """This default with a config's choice: the chosen recipe's params (from the {recipe: params} mapping) apply
+        over the default's params when the recipe is the default's; DatasetError for a key that is no recipe."""
+        params_by_recipe = params_by_recipe or {}
+        unknown = sorted(set(params_by_recipe) - set(OCCLUSION_RECIPES))
+        if unknown:
+            raise DatasetError(
+                f"data.occlusion_params: {unknown[0]!r} is no recipe; expected a mapping from "
+                f"{', '.join(OCCLUSION_RECIPES)} to that recipe's params"
+            )
         chosen = recipe or self.recipe
+        params = params_by_recipe.get(chosen) or {}
+        if not isinstance(params, Mapping):
+            raise DatasetError(f"data.occlusion_params.{chosen}: expected a mapping of params, got {params!r}")
         base = self.params if chosen == self.recipe else {}
-        return Occlusion(chosen, {**base, **(params or {})})
+        return Occlusion(chosen, {**base, **params})
 
     def view_maker(self, image_size: int, split: str) -> ViewMaker:
         """Validate the params and build the view maker for `image_size` and `split`; DatasetError if invalid."""
@@ -158,7 +171,7 @@ class Occlusion:
         params = parse_params(_PARAM_TYPES[self.recipe], self.params, self.recipe)
         problem = params.check()
         if problem is not None:
-            raise DatasetError(f"data.occlusion_params ({self.recipe}): {problem}")
+            raise DatasetError(f"data.occlusion_params.{self.recipe}: {problem}")
         return params.view_maker(image_size, split)
 
 
@@ -168,8 +181,8 @@ def parse_params(kind: type[RecipeParams], values: Mapping[str, Any], recipe: st
     unknown = sorted(set(values) - set(hints))
     if unknown:
         valid = ", ".join(sorted(hints)) or "none"
-        raise DatasetError(f"data.occlusion_params: unknown key {unknown[0]!r} for {recipe} (valid: {valid})")
-    converted = {key: _convert(value, hints[key], key) for key, value in values.items()}
+        raise DatasetError(f"data.occlusion_params.{recipe}: unknown key {unknown[0]!r} (valid: {valid})")
+    converted = {key: _convert(value, hints[key], f"{recipe}.{key}") for key, value in values.items()}
     return kind(**converted)
 
 

@@ -14,9 +14,10 @@ import json
 import os
 import sys
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -25,6 +26,7 @@ from fusionvae_core.data.errors import DatasetError
 from fusionvae_core.data.framing import RESIZE_MODES, frame_image
 from fusionvae_core.data.image_files import to_chw_float
 
+T = TypeVar("T")
 CACHE_SUBDIR = "fusionvae_ros"
 NAMES_SHOWN = 3  # unreadable items named in the start-up line
 
@@ -163,16 +165,22 @@ class FramedSource(ABC):
     def load(self, index: int) -> np.ndarray:
         """Item `index` as uint8 [H,W,channels]; DatasetError if it cannot be decoded."""
 
-    def target(self, index: int, augment_rng: np.random.Generator | None) -> np.ndarray:
-        """Item `index` (or the next readable one) framed to float32 [C,size,size] in [0,1]."""
+    def framed(self, image: np.ndarray, augment_rng: np.random.Generator | None) -> np.ndarray:
+        """A decoded image framed to float32 [C,size,size] in [0,1] by the resize mode."""
+        return to_chw_float(frame_image(image, self.image_size, self.options.resize, augment_rng))
+
+    def first_readable(self, index: int, read: Callable[[int], T]) -> T:
+        """`read(index)`, or of the next position that reads without DatasetError (warned once per position)."""
         for offset in range(len(self)):
             position = (index + offset) % len(self)
             try:
-                image = self.load(position)
+                return read(position)
             except DatasetError as error:
                 if position not in self._warned:
                     self._warned.add(position)
                     print(f"warning: skipping {error}", file=sys.stderr, flush=True)
-                continue
-            return to_chw_float(frame_image(image, self.image_size, self.options.resize, augment_rng))
         raise DatasetError(f"none of the {len(self)} items can be decoded any more")
+
+    def target(self, index: int, augment_rng: np.random.Generator | None) -> np.ndarray:
+        """Item `index` (or the next readable one) framed to float32 [C,size,size] in [0,1]."""
+        return self.first_readable(index, lambda position: self.framed(self.load(position), augment_rng))

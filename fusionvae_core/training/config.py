@@ -74,7 +74,7 @@ class DataSection:
     train_items: int | None = None  # use only the first N training items (tests, smoke runs)
     eval_items: int | None = None  # use only the first N evaluation items
     occlusion: str | None = None  # ellipse_windows | occluders | none (None: the dataset's own recipe)
-    occlusion_params: dict[str, Any] = field(default_factory=dict)  # see fusionvae_core/data/occlusion.py
+    occlusion_params: dict[str, Any] = field(default_factory=dict)  # {recipe: params}, see data/occlusion.py
     # Own data (image_folder, rosbag); None: the default named in fusionvae_core/data/own_data.py.
     resize: str | None = None  # resize | center_crop | random_crop (training; center_crop in evaluation)
     val_fraction: float | None = None
@@ -83,6 +83,7 @@ class DataSection:
     cache_dir: str | None = None  # where dataset indexes are cached (None: ~/.cache/fusionvae_ros)
     topics: tuple[str, ...] | None = None  # rosbag: camera topics (None: every Image/CompressedImage topic)
     frame_stride: int | None = None  # rosbag: keep every N-th frame of each topic (None: 1)
+    target_topic: str | None = None  # rosbag: clean images; then `topics` are recorded, already occluded views
 
     def dataset_options(self, model: ModelConfig) -> dict[str, Any]:
         """The build_dataset options this section sets (own data also gets the model's size and channels)."""
@@ -103,6 +104,7 @@ _DATASET_OPTION_KEYS = (
     "cache_dir",
     "topics",
     "frame_stride",
+    "target_topic",
 )
 
 
