@@ -19,8 +19,8 @@ override the default recipe's params.
   of a plain-folder cut-out before the random scale, as a fraction of the image side; default 0.5). Visible
   fraction: depends on the cut-outs' shapes; 0.55–0.75 for round cut-outs at the default size and count
   (sizes 32–128, test/test_data_occlusion.py).
-- `none`: every view is the target itself (visible fraction 1), for frames that already show what the model must
-  complete, or to train a plain prior.
+- `none`: every view is the target itself (visible fraction 1), e.g. to train a plain prior; with a rosbag's
+  `data.target_topic` the bag's recorded, already occluded views pass through instead (rosbag_frames.py).
 """
 
 from __future__ import annotations
