@@ -7,11 +7,14 @@ import json
 import shutil
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 import torch
 
 from fusionvae_core.data import DatasetError, build_dataset, make_loader
+from fusionvae_core.data.preview import GAP, HEADER_HEIGHT, LABEL_WIDTH
+from fusionvae_core.data.preview import main as preview_main
 from fusionvae_core.data.tabletop import generator
 from fusionvae_core.data.tabletop.cache import MANIFEST_FILE, load_cache, render_cache
 from fusionvae_core.data.tabletop.cli import main as cli_main
@@ -176,3 +179,19 @@ def test_cli_renders_with_a_rate_and_rejects_bad_options(tmp_path: Path, capsys:
     assert cli_main([*args[:-2], "--image-size", "4"]) == 2
     assert capsys.readouterr().err == "error: image_size must be >= 8, got 4\n"
     assert np.array_equal(load_cache(tmp_path, "val").targets.shape, (3, 24, 24, 3))
+
+
+def test_preview_draws_the_rendered_views_and_targets(reference: Path, tmp_path: Path) -> None:
+    out = tmp_path / "grid.png"
+    assert preview_main(["--dataset", "fusion_tabletop", "--data-root", str(reference), "--out", str(out)]) == 0
+    grid = cv2.imread(str(out))[:, :, ::-1]
+    scenes = load_cache(reference, SPLIT)
+    cell = 128  # 32x32 renders at scale 4
+    for k in range(4):
+        top = HEADER_HEIGHT + k * (cell + GAP)
+        np.testing.assert_array_equal(grid[top : top + cell : 4, -cell - GAP : -GAP : 4], scenes.targets[k])
+        for view_index in range(k):
+            left = LABEL_WIDTH + view_index * (cell + GAP)
+            np.testing.assert_array_equal(
+                grid[top : top + cell : 4, left : left + cell : 4], scenes.views[k, view_index]
+            )
