@@ -88,3 +88,15 @@ def test_missing_pybullet_is_one_line_naming_the_install(
     assert cli_main(["render", "--out", str(tmp_path), "--split", "test", "--count", "1"]) == 2
     assert capsys.readouterr().err == f"error: {error.value}\n"
     assert not any(tmp_path.iterdir())
+
+
+def test_camera_size_renders_apply_the_rules_to_the_centre_square(renderer: TabletopRenderer) -> None:
+    low, high = generator.OCCLUDED_FRACTION_RANGE
+    scene = generator.render_scene(renderer, object_set("test"), generator.item_rng(0, "test", 0), 60, 40)
+    assert scene.target.shape == (40, 60, 3) and scene.views.shape == (3, 40, 60, 3)
+    rows, columns = generator.centre_square(40, 60)
+    assert (rows, columns) == (slice(0, 40), slice(10, 50))
+    target_pixels = scene.target_mask[rows, columns].sum()
+    assert target_pixels >= generator.MIN_TARGET_AREA * 40 * 40
+    hidden = 1.0 - scene.visible[:, rows, columns].sum(axis=(1, 2)) / target_pixels
+    assert np.all((hidden >= low) & (hidden <= high)), hidden

@@ -5,7 +5,8 @@ cover less than MIN_TARGET_AREA of the image; a view's occluders are redrawn unt
 pixels they hide lies in OCCLUDED_FRACTION_RANGE (measured on the renderer's segmentation output), so every
 view hides part of the targets and none hides all of them; the last view is also redrawn until the union of
 the views shows more target pixels than any single view. A scene whose views need more than
-MAX_VIEW_ATTEMPTS draws per view on average is redrawn.
+MAX_VIEW_ATTEMPTS draws per view on average is redrawn. The rules look at the centred square of the frame: all of
+a square render, and for a camera-size render (camera.py) the part the node's centre crop hands to the model.
 """
 
 from __future__ import annotations
@@ -56,12 +57,13 @@ def render_scene(
     renderer: TabletopRenderer, objects: list[str], rng: np.random.Generator, width: int, height: int
 ) -> RenderedScene:
     """A random scene of `objects` and NUM_VIEWS occluded views of it (see module doc for the acceptance rules)."""
+    square = centre_square(height, width)
     for _ in range(MAX_SCENE_ATTEMPTS):
         scene = draw_scene(rng, objects)
         centres = renderer.build(scene)
         clean = renderer.render(scene.camera, scene.light, width, height)
         target_mask = np.isin(clean.segmentation, renderer.target_ids)
-        if target_mask.mean() < MIN_TARGET_AREA:
+        if target_mask[square].mean() < MIN_TARGET_AREA:
             continue
         in_scene = {target.urdf for target in scene.targets}
         views: list[np.ndarray] = []
@@ -71,12 +73,19 @@ def render_scene(
             view = renderer.render(scene.camera, scene.light, width, height)
             renderer.remove(occluders)
             shown = target_mask & np.isin(view.segmentation, renderer.target_ids)
-            if _acceptable(target_mask, [*visible, shown]):
+            if _acceptable(target_mask[square], [mask[square] for mask in (*visible, shown)]):
                 views.append(view.rgb)
                 visible.append(shown)
                 if len(views) == NUM_VIEWS:
                     return RenderedScene(clean.rgb, np.stack(views), target_mask, np.stack(visible))
     raise RuntimeError(f"no acceptable scene in {MAX_SCENE_ATTEMPTS} draws: the scene parameters are inconsistent")
+
+
+def centre_square(height: int, width: int) -> tuple[slice, slice]:
+    """Rows and columns of the largest centred square of a height x width frame (all of a square frame)."""
+    side = min(height, width)
+    top, left = (height - side) // 2, (width - side) // 2
+    return slice(top, top + side), slice(left, left + side)
 
 
 def _acceptable(target_mask: np.ndarray, visible: list[np.ndarray]) -> bool:
