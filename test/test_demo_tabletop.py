@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from inference_helpers import exported_model
-from ros_helpers import ros_environment, unique_domain_id
+from ros_helpers import run_demo, unique_domain_id
 
 from fusionvae_core.data.tabletop.camera import CameraScenes
 from fusionvae_ros.bag.bag_files import GROUND_TRUTH_TOPIC
@@ -61,14 +61,7 @@ def test_tabletop_demo_fuses_rendered_scenes_in_colour(tmp_path: Path) -> None:
         "--height": HEIGHT,
         "--domain-id": domain_id,
     }
-    done = subprocess.run(
-        [sys.executable, "-m", "fusionvae_ros.demo", *(str(item) for option in options.items() for item in option)],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        env=ros_environment(domain_id),
-        timeout=300,
-    )
+    done = run_demo(options, domain_id)
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"rendering 6 FusionTabletop test scenes at {WIDTH}x{HEIGHT}" in done.stdout
     report = json.loads((tmp_path / "score.json").read_text())
