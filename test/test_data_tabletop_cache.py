@@ -43,14 +43,16 @@ def cache(reference: Path, tmp_path: Path) -> Path:
 
 
 def assert_same_scenes(root: Path, reference: Path) -> None:
-    a, b = load_cache(root, SPLIT), load_cache(reference, SPLIT)
+    a, b = load_cache(root, SPLIT, masks=True), load_cache(reference, SPLIT, masks=True)
     for name in ("targets", "views", "target_mask", "visible"):
         assert getattr(a, name).tobytes() == getattr(b, name).tobytes(), name
 
 
 def test_finished_cache_is_reused_and_loads(reference: Path) -> None:
-    scenes = load_cache(reference, SPLIT)
+    scenes = load_cache(reference, SPLIT, masks=True)
     assert scenes.targets.shape == (COUNT, SIZE, SIZE, 3) and scenes.views.shape == (COUNT, 3, SIZE, SIZE, 3)
+    assert scenes.visible is not None and scenes.visible.shape == (COUNT, 3, SIZE, SIZE)
+    assert load_cache(reference, SPLIT).visible is None  # masks stay compressed unless asked for
     manifest = json.loads((reference / SPLIT / MANIFEST_FILE).read_text())
     assert manifest["generator_version"] == generator.GENERATOR_VERSION and manifest["seed"] == 0
     assert [shard["items"] for shard in manifest["shards"]] == [2, 2, 2]

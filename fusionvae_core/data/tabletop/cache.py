@@ -241,17 +241,21 @@ def _write_manifest(directory: Path, manifest: dict[str, Any]) -> None:
 
 
 class CachedScenes(NamedTuple):
-    """A loaded split: the arrays of all shards concatenated (see the module doc) and the manifest."""
+    """A loaded split: the arrays of all shards concatenated (see the module doc; the masks only when asked for)
+    and the manifest."""
 
     targets: np.ndarray
     views: np.ndarray
-    target_mask: np.ndarray
-    visible: np.ndarray
+    target_mask: np.ndarray | None
+    visible: np.ndarray | None
     manifest: dict[str, Any]
 
 
-def load_cache(root: Path | str, split: str) -> CachedScenes:
-    """Read and verify the finished cache of `split` under `root`; DatasetError naming the fix otherwise."""
+def load_cache(root: Path | str, split: str, masks: bool = False) -> CachedScenes:
+    """Read and verify the finished cache of `split` under `root`; DatasetError naming the fix otherwise.
+
+    The segmentation masks are decompressed only with `masks` (training needs the images alone).
+    """
     directory = Path(root) / split
     fix = f"run `{render_command(root, split)}`"
     path = directory / MANIFEST_FILE
@@ -261,6 +265,8 @@ def load_cache(root: Path | str, split: str) -> CachedScenes:
         manifest = json.loads(path.read_text())
         shards, count = list(manifest["shards"]), int(manifest["count"])
         generator_version, shard_size = manifest["generator_version"], int(manifest["shard_size"])
+        if not all(isinstance(shard, dict) for shard in shards):
+            raise TypeError("every shard entry must be a mapping")
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, ValueError) as error:
         raise DatasetError(f"{path}: unreadable manifest ({error}); {fix} to render the split anew") from error
     if manifest.get("format") != CACHE_FORMAT or generator_version != generator.GENERATOR_VERSION:
@@ -273,15 +279,16 @@ def load_cache(root: Path | str, split: str) -> CachedScenes:
     present = sum(shard.get("items", 0) for shard in shards)
     if [shard.get("file") for shard in shards] != [shard_name(i) for i in range(len(expected))]:
         raise DatasetError(f"{directory}: incomplete render cache ({present} of {count} items); {fix} to finish it")
-    arrays: dict[str, list[np.ndarray]] = {name: [] for name in SHARD_ARRAYS}
+    names = SHARD_ARRAYS if masks else SHARD_ARRAYS[:2]
+    arrays: dict[str, list[np.ndarray]] = {name: [] for name in names}
     for shard, items in zip(shards, expected):
-        for name, array in _read_shard(directory / shard["file"], shard.get("sha256"), items, fix).items():
+        for name, array in _read_shard(directory / shard["file"], shard.get("sha256"), items, names, fix).items():
             arrays[name].append(array)
-    targets, views, target_mask, visible = (np.concatenate(arrays[name]) for name in SHARD_ARRAYS)
-    return CachedScenes(targets, views, target_mask, visible, manifest)
+    loaded = {name: np.concatenate(parts) for name, parts in arrays.items()}
+    return CachedScenes(loaded["targets"], loaded["views"], loaded.get("target_mask"), loaded.get("visible"), manifest)
 
 
-def _read_shard(path: Path, sha256: str | None, items: int, fix: str) -> dict[str, np.ndarray]:
+def _read_shard(path: Path, sha256: str | None, items: int, names: tuple[str, ...], fix: str) -> dict[str, np.ndarray]:
     """The arrays of one shard after checking its checksum and shapes; DatasetError if it is damaged."""
     try:
         payload = path.read_bytes()
@@ -291,7 +298,7 @@ def _read_shard(path: Path, sha256: str | None, items: int, fix: str) -> dict[st
         raise DatasetError(f"{path}: corrupt shard (checksum mismatch); {fix} to render it again")
     try:
         with np.load(io.BytesIO(payload), allow_pickle=False) as npz:
-            arrays = {name: npz[name] for name in SHARD_ARRAYS}
+            arrays = {name: npz[name] for name in names}
     except (OSError, ValueError, KeyError, zipfile.BadZipFile) as error:
         raise DatasetError(f"{path}: unreadable shard ({error}); {fix} to render it again") from error
     if any(len(array) != items for array in arrays.values()):
