@@ -60,6 +60,13 @@ def test_finished_cache_is_reused_and_loads(reference: Path) -> None:
     assert (report.rendered_items, report.reused_shards) == (0, 3)  # type: ignore[attr-defined]
 
 
+def test_a_smaller_count_keeps_the_first_shards_and_removes_the_rest(cache: Path, reference: Path) -> None:
+    report = render_cache(cache, SPLIT, 4, seed=0, image_size=SIZE, shard_size=SHARD)
+    assert (report.rendered_items, report.reused_shards) == (0, 2)
+    assert sorted(path.name for path in (cache / SPLIT).glob("shard_*")) == ["shard_00000.npz", "shard_00001.npz"]
+    np.testing.assert_array_equal(load_cache(cache, SPLIT).views, load_cache(reference, SPLIT).views[:4])
+
+
 def test_interrupted_render_resumes_after_the_finished_shards(tmp_path: Path, reference: Path) -> None:
     done = []
 

@@ -118,6 +118,9 @@ def render_cache(
     setup = setup_of(split, seed, image_size, shard_size)
     manifest, discarded = _reusable_manifest(directory, setup)
     sizes = {shard_name(i): size for i, size in enumerate(shard_sizes(count, shard_size))}
+    for surplus in directory.glob("shard_*.npz"):  # left by an earlier, larger count
+        if surplus.name not in sizes:
+            surplus.unlink()
     done = [
         entry
         for entry in manifest["shards"]
