@@ -134,15 +134,19 @@ def measure_fitting(preset: str, layout: str, batch: int, steps: int, device: st
 def parameter_table() -> str:
     """Markdown table of parameter counts and architecture sizes of all presets next to the paper's setup."""
     rows = [
-        "| preset | parameters | groups/scale | latent sizes | z channels | base ch | pre/post blocks x cells "
-        "| cells/group | likelihood | paper batch / epochs / GPUs / time |",
-        "|---|---:|---|---|---:|---:|---|---:|---|---|",
+        "| preset | parameters | latent groups (fine -> coarse) | latent units | z channels | base ch "
+        "| pre/post blocks x cells | cells/group | likelihood | paper batch / epochs / GPUs / time |",
+        "|---|---:|---|---:|---:|---:|---|---:|---|---|",
     ]
     for name, paper in PAPER.items():
         cfg = ModelConfig.preset(name)
-        sizes = ", ".join(f"{cfg.scale_resolution(s)}²" for s in range(cfg.num_scales))
+        model = FusionVAE(cfg)
+        layout = ", ".join(
+            f"{cfg.groups_at_scale(s)} at {cfg.scale_resolution(s)}²" for s in reversed(range(cfg.num_scales))
+        )
+        units = sum(c * h * w for c, h, w in model.latent_shapes())
         rows.append(
-            f"| {name} | {FusionVAE(cfg).num_parameters():,} | {cfg.groups_per_scale} | {sizes} | "
+            f"| {name} | {model.num_parameters():,} | {layout} | {units:,} | "
             f"{cfg.latent_channels} | {cfg.base_channels} | {cfg.num_preprocess_blocks}x{cfg.num_preprocess_cells} / "
             f"{cfg.num_postprocess_blocks}x{cfg.num_postprocess_cells} | {cfg.cells_per_group} | {cfg.likelihood} | "
             f"{paper['batch'] or '-'} / {paper['epochs'] or '-'} / {paper['gpus'] or '-'} / {paper['train_time']} |"
