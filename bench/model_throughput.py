@@ -6,7 +6,7 @@ uses), with their ratio from the same run. Runs on CUDA when available (paper ba
 else on CPU with smaller default batches (printed). Peak memory: torch.cuda.max_memory_allocated on GPU; on CPU the
 increase of the process RSS over its value before the model was built, sampled every 5 ms from /proc/self/statm.
 
-    python bench/model_throughput.py [--presets fusion_mnist fusion_celeba] [--batch N] [--steps 4] [--device cpu]
+    python bench/model_throughput.py [--presets fusion_mnist fusion_tabletop] [--batch N] [--steps 4] [--device cpu]
 """
 
 from __future__ import annotations
@@ -27,9 +27,10 @@ PAPER = {  # paper table 6 + the authors' published NVAE settings (DESIGN.md §3
     "fusion_mnist": {"batch": 800, "epochs": 400, "gpus": 2, "train_time": "4h"},
     "fusion_celeba": {"batch": 32, "epochs": 90, "gpus": 4, "train_time": "48h"},
     "fusion_tless": {"batch": 32, "epochs": 500, "gpus": 2, "train_time": "28h"},
+    "fusion_tabletop": {"batch": None, "epochs": None, "gpus": None, "train_time": "-"},  # not in the paper
     "tiny": {"batch": None, "epochs": None, "gpus": None, "train_time": "-"},
 }
-CPU_BATCH = {"fusion_mnist": 64, "fusion_celeba": 8, "fusion_tless": 8, "tiny": 64}
+CPU_BATCH = {"fusion_mnist": 64, "fusion_celeba": 8, "fusion_tless": 8, "fusion_tabletop": 16, "tiny": 64}
 
 
 @dataclass
@@ -133,15 +134,19 @@ def measure_fitting(preset: str, layout: str, batch: int, steps: int, device: st
 def parameter_table() -> str:
     """Markdown table of parameter counts and architecture sizes of all presets next to the paper's setup."""
     rows = [
-        "| preset | parameters | groups/scale | latent sizes | z channels | base ch | pre/post blocks x cells "
-        "| cells/group | likelihood | paper batch / epochs / GPUs / time |",
-        "|---|---:|---|---|---:|---:|---|---:|---|---|",
+        "| preset | parameters | latent groups (fine -> coarse) | latent units | z channels | base ch "
+        "| pre/post blocks x cells | cells/group | likelihood | paper batch / epochs / GPUs / time |",
+        "|---|---:|---|---:|---:|---:|---|---:|---|---|",
     ]
     for name, paper in PAPER.items():
         cfg = ModelConfig.preset(name)
-        sizes = ", ".join(f"{cfg.scale_resolution(s)}²" for s in range(cfg.num_scales))
+        model = FusionVAE(cfg)
+        layout = ", ".join(
+            f"{cfg.groups_at_scale(s)} at {cfg.scale_resolution(s)}²" for s in reversed(range(cfg.num_scales))
+        )
+        units = sum(c * h * w for c, h, w in model.latent_shapes())
         rows.append(
-            f"| {name} | {FusionVAE(cfg).num_parameters():,} | {cfg.groups_per_scale} | {sizes} | "
+            f"| {name} | {model.num_parameters():,} | {layout} | {units:,} | "
             f"{cfg.latent_channels} | {cfg.base_channels} | {cfg.num_preprocess_blocks}x{cfg.num_preprocess_cells} / "
             f"{cfg.num_postprocess_blocks}x{cfg.num_postprocess_cells} | {cfg.cells_per_group} | {cfg.likelihood} | "
             f"{paper['batch'] or '-'} / {paper['epochs'] or '-'} / {paper['gpus'] or '-'} / {paper['train_time']} |"
@@ -152,7 +157,9 @@ def parameter_table() -> str:
 def main() -> None:
     """Parse arguments, print the parameter table and the throughput table."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--presets", nargs="+", default=["fusion_mnist", "fusion_celeba"], choices=sorted(PAPER))
+    parser.add_argument(
+        "--presets", nargs="+", default=["fusion_mnist", "fusion_celeba", "fusion_tabletop"], choices=sorted(PAPER)
+    )
     parser.add_argument("--batch", type=int, help="batch size for every preset (default: paper on GPU, small on CPU)")
     parser.add_argument("--steps", type=int, default=4, help="timed steps per preset after 4 warm-up steps")
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cuda" if torch.cuda.is_available() else "cpu")

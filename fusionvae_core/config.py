@@ -236,6 +236,23 @@ PRESETS: dict[str, dict[str, Any]] = {
     "fusion_celeba": {"name": "fusion_celeba", "likelihood": "logistic_mixture", **_LARGE},
     # Same network as CelebA; the paper models T-LESS with a Bernoulli likelihood, applied per RGB channel.
     "fusion_tless": {"name": "fusion_tless", "likelihood": "bernoulli", **_LARGE},
+    # FusionTabletop (not in the paper), sized for CPU training: 64x64 RGB, logistic mixture, 16 base channels,
+    # 2 latent scales (16^2 and 8^2) with the most groups at the finest scale, groups listed fine-first.
+    "fusion_tabletop": {
+        "name": "fusion_tabletop",
+        "image_size": 64,
+        "channels": 3,
+        "likelihood": "logistic_mixture",
+        "base_channels": 16,
+        "num_preprocess_blocks": 2,
+        "num_preprocess_cells": 1,
+        "num_postprocess_blocks": 2,
+        "num_postprocess_cells": 1,
+        "groups_per_scale": [4, 2],
+        "latent_channels": 8,
+        "cells_per_group": 1,
+        "regularization_weight": 1e-2,
+    },
     # Minimal network for tests: 16x16 grey, 2 groups at 8^2 and 1 at 4^2.
     "tiny": {
         "name": "tiny",

@@ -5,6 +5,10 @@ sim time) and a recorder start as subprocesses on a private ROS domain restricte
 replayed into the node; the recorder stores the fused outputs (and the camera views, for latency); then the
 score is printed and a PNG grid (views | hypotheses | mean | uncertainty | target) is written. Everything lands
 in ``--output-dir`` (default demo_output/).
+
+``--model tabletop`` runs the same loop in colour with the FusionTabletop model (models/fusion_tabletop): the bag
+holds rendered test scenes at camera size (640x480 by default, ``--scenes tabletop`` with any RGB 64x64 model)
+and the node centre-crops and resizes them to the model's size.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from pathlib import Path
 from fusionvae_ros.bag.bag_files import CAMERA_TOPICS, FUSED_TOPICS, SET_INFO_TOPIC, BagError, InputBag
 from fusionvae_ros.bag.grid import write_grid
 from fusionvae_ros.bag.help_format import DefaultsHelpFormatter
-from fusionvae_ros.bag.make_bag import CameraTiming, MakeBagOptions, make_bag
+from fusionvae_ros.bag.make_bag import CameraTiming, MakeBagOptions, ViewSets, make_bag
 from fusionvae_ros.bag.score import build_report, load_ground_truth, load_outputs, match_outputs
 from fusionvae_ros.package_files import DDS_PROFILE_VARIABLE, LARGE_IMAGE_DDS_PROFILE, resolve_model_path, shipped_file
 
@@ -33,6 +37,9 @@ SCORE_FILE, GRID_FILE = "score.json", "demo_grid.png"
 EXIT_FAILED = 1
 EXIT_USAGE = 2  # bad arguments or model file: the same status as the other tools give a usage error
 MAX_DOMAIN_ID = 232  # the largest ROS_DOMAIN_ID rmw accepts
+TABLETOP = "tabletop"  # --model value selecting the FusionTabletop demo
+TABLETOP_MODEL = Path("models") / "fusion_tabletop" / "model.onnx"
+TABLETOP_CAMERA_SIZE = (640, 480)
 
 
 class DemoError(RuntimeError):
@@ -98,9 +105,10 @@ def ros_environment(domain_id: int, publishes_images: bool = False) -> dict[str,
     return environment
 
 
-def node_command(model: Path, num_hypotheses: int, seed: int) -> list[str]:
+def node_command(model: Path, num_hypotheses: int, seed: int, resize_mode: str) -> list[str]:
     """The fusion node on the demo cameras, with sim time (the replayed /clock) and a reproducible seed."""
     parameters = {
+        "resize_mode": resize_mode,
         "camera_topics": "[" + ",".join(CAMERA_TOPICS) + "]",
         "model_path": str(model),
         "num_hypotheses": str(num_hypotheses),
@@ -114,7 +122,14 @@ def node_command(model: Path, num_hypotheses: int, seed: int) -> list[str]:
 
 
 def fuse_live(
-    input_bag: Path, fused_bag: Path, model: Path, num_hypotheses: int, seed: int, domain_id: int, log_dir: Path
+    input_bag: Path,
+    fused_bag: Path,
+    model: Path,
+    num_hypotheses: int,
+    seed: int,
+    domain_id: int,
+    log_dir: Path,
+    resize_mode: str = "resize",
 ) -> None:
     """Replay ``input_bag`` into a live fusion node and record its outputs (and the camera views) to ``fused_bag``.
 
@@ -129,7 +144,8 @@ def fuse_live(
     record_command = [*bag_cli, "record", "-o", str(fused_bag), "--overwrite", "--topics", *FUSED_TOPICS]
     record_command += [*CAMERA_TOPICS, "--expect-sets", str(num_sets)]
     with ExitStack() as stack:
-        node = stack.enter_context(child(node_command(model, num_hypotheses, seed), node_log, env))
+        node_cli = node_command(model, num_hypotheses, seed, resize_mode)
+        node = stack.enter_context(child(node_cli, node_log, env))
         recorder = stack.enter_context(child(record_command, record_log, env))
         wait_for(
             lambda: all(f"subscribed to {topic} " in record_log.read_text() for topic in FUSED_TOPICS),
@@ -162,27 +178,44 @@ def run_demo(model: Path, args: argparse.Namespace) -> None:
     input_bag, fused_bag = out / "input_bag", out / "fused_bag"
     for previous in (out / SCORE_FILE, out / GRID_FILE):  # an earlier run's results must not pass for this run's
         previous.unlink(missing_ok=True)
-    options = MakeBagOptions(
-        num_sets=args.num_sets,
-        seed=args.seed,
-        width=args.width,
-        height=args.height,
-        timing=CameraTiming(rate_hz=args.rate),
-    )
-    print(f"demo: {make_bag(input_bag, options, overwrite=True).describe()}", flush=True)
+    timing = CameraTiming(rate_hz=args.rate)
+    if args.scenes == TABLETOP:
+        width, height = args.width or TABLETOP_CAMERA_SIZE[0], args.height or TABLETOP_CAMERA_SIZE[1]
+        print(f"demo: rendering {args.num_sets} FusionTabletop test scenes at {width}x{height}", flush=True)
+        items = tabletop_scenes(args.num_sets, width, height, args.seed)
+        options = MakeBagOptions("fusion_tabletop", num_sets=args.num_sets, seed=args.seed, timing=timing)
+        resize_mode = "center_crop"  # the centre square of a render is the view the model was trained on
+    else:
+        items = None
+        options = MakeBagOptions(
+            num_sets=args.num_sets, seed=args.seed, width=args.width, height=args.height, timing=timing
+        )
+        resize_mode = "resize"
+    print(f"demo: {make_bag(input_bag, options, overwrite=True, items=items).describe()}", flush=True)
     print(f"demo: fusion_node with {model} (ROS_DOMAIN_ID={args.domain_id}), replaying at {args.rate} Hz", flush=True)
-    fuse_live(input_bag, fused_bag, model, args.num_hypotheses, args.seed, args.domain_id, out)
+    fuse_live(input_bag, fused_bag, model, args.num_hypotheses, args.seed, args.domain_id, out, resize_mode)
     print(f"demo: recorded the node's outputs to {fused_bag} after {time.monotonic() - started:.1f} s", flush=True)
-    report_and_picture(input_bag, fused_bag, out)
+    report_and_picture(input_bag, fused_bag, out, resize_mode)
     print(f"demo: done in {time.monotonic() - started:.1f} s (bags, logs and picture in {out}/)", flush=True)
 
 
-def report_and_picture(input_bag: Path, fused_bag: Path, out: Path) -> None:
+def tabletop_scenes(count: int, width: int, height: int, seed: int) -> ViewSets:
+    """FusionTabletop test scenes rendered at camera size (imported here: it pulls in torch and pybullet)."""
+    from fusionvae_core.data import DatasetError
+    from fusionvae_core.data.tabletop.camera import CameraScenes
+
+    try:
+        return CameraScenes("test", count, width, height, seed)
+    except DatasetError as error:
+        raise DemoError(str(error)) from None
+
+
+def report_and_picture(input_bag: Path, fused_bag: Path, out: Path, resize_mode: str) -> None:
     """Print the score, save it as JSON and draw a few sets of each K; DemoError if nothing was fused."""
     sets = load_ground_truth(str(input_bag), with_views=True)
     outputs, arrivals = load_outputs(str(fused_bag))
     matching = match_outputs(sets, outputs, tolerance_ns=1_000_000)
-    report = build_report(sets, matching, arrivals, "resize")
+    report = build_report(sets, matching, arrivals, resize_mode)
     print(report.to_text(), flush=True)
     (out / SCORE_FILE).write_text(report.to_json())
     rows = []
@@ -205,7 +238,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         prog="python -m fusionvae_ros.demo", description=__doc__, formatter_class=DefaultsHelpFormatter
     )
     parser.add_argument(
-        "--model", help="exported ONNX model to run (default: the shipped models/fusion_mnist/model.onnx)"
+        "--model",
+        help="exported ONNX model to run (default: the shipped models/fusion_mnist/model.onnx), or 'tabletop' for "
+        "the colour demo with models/fusion_tabletop/model.onnx on rendered scenes",
+    )
+    parser.add_argument(
+        "--scenes",
+        choices=("digits", TABLETOP),
+        help="what the cameras see: occluded MNIST digits, or FusionTabletop scenes rendered at camera size "
+        "(default: tabletop with --model tabletop, else digits)",
     )
     parser.add_argument("--output-dir", default="demo_output", help="where bags, logs, score and picture go")
     parser.add_argument("--num-sets", type=int, default=40, help="view sets in the demo bag")
@@ -227,6 +268,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
             args.domain_id = domain_id(environment_id) if environment_id else 20 + os.getpid() % 80
         except argparse.ArgumentTypeError as error:
             parser.error(f"environment variable ROS_DOMAIN_ID: {error}")
+    args.scenes = args.scenes or (TABLETOP if args.model == TABLETOP else "digits")
     return args
 
 
@@ -245,8 +287,15 @@ def main(argv: list[str] | None = None) -> int:
     """Run the demo; exit 2 if there is no model (a usage error), 1 if a step fails (the reason on one line or a
     log tail)."""
     args = parse_args(argv)
-    model = resolve_model_path(args.model or "")
+    model = shipped_file(TABLETOP_MODEL) if args.model == TABLETOP else resolve_model_path(args.model or "")
     problem = None if model.is_file() else "not a regular file" if model.exists() else "file not found"
+    if problem and args.model == TABLETOP:
+        print(
+            f"demo: no FusionTabletop model at {model} ({problem}): render the cache, train and ship it first "
+            "(README, FusionTabletop), then rerun.",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
     if problem:
         print(
             f"demo: cannot use model {model}: {problem}.\n"

@@ -51,6 +51,18 @@ def ros_environment(domain_id: int) -> dict[str, str]:
     return {**demo_ros_environment(domain_id), "RCUTILS_LOGGING_BUFFERED_STREAM": "0", "RCUTILS_COLORIZED_OUTPUT": "0"}
 
 
+def run_demo(options: dict[str, object], domain_id: int) -> subprocess.CompletedProcess[str]:
+    """`python -m fusionvae_ros.demo` with `options` (flag -> value) on `domain_id`, its output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "fusionvae_ros.demo", *(str(item) for option in options.items() for item in option)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=ros_environment(domain_id),
+        timeout=300,
+    )
+
+
 @dataclass(frozen=True)
 class ModelInfo:
     """The model file the node tests run, with the resolution and channels its outputs must have, and the same

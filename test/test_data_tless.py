@@ -156,3 +156,12 @@ def test_missing_or_mixed_occluders_and_wrong_roots_give_clear_errors(tless_root
     shutil.copy(stray, mixed / "train" / stray.name)
     with pytest.raises(DatasetError, match="not an occluder of the train classes"):
         load_occluders(mixed, "train", 64)
+
+
+def test_tool_cutouts_are_rescaled_for_other_model_sizes(tless_root: Path) -> None:
+    folder = tless_root / "fusion_tless_occluders"
+    at_64 = load_occluders(folder, "eval", 64)
+    at_128 = load_occluders(folder, "eval", 128)
+    assert [o.obj_id for o in at_64] == [o.obj_id for o in at_128]
+    for small, large in zip(at_64, at_128):
+        assert large.rgba.shape[:2] == (2 * small.rgba.shape[0], 2 * small.rgba.shape[1])

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import cv2
 import pytest
-from ros_helpers import node_test_model, ros_environment, unique_domain_id
+from ros_helpers import node_test_model, run_demo, unique_domain_id
 
 from fusionvae_ros.bag.grid import CELL, GAP, LABEL_HEIGHT, ROW_LABEL_WIDTH
 
@@ -64,14 +64,7 @@ def test_demo_fuses_every_set_scores_and_draws(tmp_path):
         "--num-hypotheses": NUM_HYPOTHESES,
         "--domain-id": domain_id,
     }
-    done = subprocess.run(
-        [sys.executable, "-m", "fusionvae_ros.demo", *(str(item) for option in options.items() for item in option)],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        env=ros_environment(domain_id),
-        timeout=300,
-    )
+    done = run_demo(options, domain_id)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "MSE_min" in done.stdout and "missing sets (no output): 0" in done.stdout
     report = json.loads((tmp_path / "score.json").read_text())

@@ -36,7 +36,7 @@ def test_shipped_folder_holds_a_loadable_model_and_metrics(finished_run: Path, t
     out = tmp_path / "models" / "tiny"
     ship = _python(
         "ship_model.py", "--run-dir", str(finished_run), "--out", str(out),
-        "--items", "8", "--nll-samples", "2", "--mse-samples", "2",
+        "--items", "8", "--val-items", "8", "--nll-samples", "2", "--mse-samples", "2", "--temperatures", "0.5", "1",
     )  # fmt: skip
     assert ship.returncode == 0, ship.stderr
     assert sorted(p.name for p in out.iterdir()) == ["checkpoint.pt", "metrics.md", "model.onnx"]
@@ -54,7 +54,16 @@ def test_shipped_folder_holds_a_loadable_model_and_metrics(finished_run: Path, t
     views = np.random.default_rng(0).integers(0, 256, (1, 2, backend.image_size, backend.image_size, 1), np.uint8)
     assert backend.infer(views, num_samples=2, seed=0).hypotheses.shape == (1, 2, 32, 32, 1)
 
+    # the validation-best temperature is recorded in the checkpoint and the ONNX metadata, and used by default
+    selection = shipped["meta"]["temperature_selection"]
+    assert sorted(selection) == [0.5, 1.0]
+    best = min(selection, key=selection.__getitem__)
+    assert shipped["meta"]["temperature"] == best == backend.temperature
+    explicit = backend.infer(views, num_samples=2, seed=0, temperature=best).hypotheses
+    assert np.array_equal(backend.infer(views, num_samples=2, seed=0).hypotheses, explicit)
+
     metrics = (out / "metrics.md").read_text()
+    assert f"sampling temperature {best:g}" in metrics and "--split val" in metrics
     assert "3 steps x batch 16" in metrics and "training/evaluate.py" in metrics and "--out EVAL_DIR" in metrics
     assert "NLL" in metrics and "MSE" in metrics  # evaluate.py's table is embedded
 

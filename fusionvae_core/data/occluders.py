@@ -1,8 +1,11 @@
-"""FusionT-LESS occluders: loading the cut-outs made offline by `tless_occluders` and composing views live.
+"""Occluder cut-outs (the `occluders` recipe, FusionT-LESS generalised): loading them and composing views live.
 
-Occluder folder layout (written by `python -m fusionvae_core.data.tless_occluders`): `<dir>/occluders.json`,
-`<dir>/train/<obj_id:06d>_<im_id>.png` and `<dir>/eval/…` — RGBA cut-outs already scaled like the 64×64
-targets. Each view gets 5–8 occluders (uniform), each randomly flipped, rotated, scaled and placed anywhere.
+Two folder layouts. The T-LESS tool's (`python -m fusionvae_core.data.tless_occluders`): `<dir>/occluders.json`,
+`<dir>/train/<obj_id:06d>_<im_id>.png` and `<dir>/eval/…` — RGBA cut-outs scaled for the manifest's image size
+(rescaled by image_size / that size for other model sizes), train and eval classes kept apart. Or any folder of
+RGBA PNGs (alpha 0 outside the object, searched recursively): each is scaled so that its longest side is
+`size` × the image side; with `train/` and `eval/` sub-folders those serve training and val/test, else all serve
+every split. Each view gets 5–8 occluders (uniform), each randomly flipped, rotated, scaled and placed anywhere.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ from fusionvae_core.data.warp import RandomWarp
 OCCLUDER_PARTS = {"train": TLESS_TRAIN_OCCLUDER_OBJECTS, "eval": TLESS_EVAL_OCCLUDER_OBJECTS}
 OCCLUDER_MANIFEST = "occluders.json"
 OCCLUDER_COUNT_RANGE = (5, 8)
+DEFAULT_OCCLUDER_SIZE = 0.5
+_LUMINANCE = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R BT.601, as cv2's RGB2GRAY
 OCCLUDER_WARP = RandomWarp(
     flip_probability=0.5, max_rotation_deg=180.0, scale_low=0.5, scale_high=1.0, max_shift_fraction=0.5
 )
@@ -44,14 +49,13 @@ def occluder_part(split: str) -> str:
     return "train" if split == "train" else "eval"
 
 
-def read_manifest(occluder_dir: Path) -> dict[str, object]:
-    """The manifest the cut-out tool wrote; DatasetError telling how to make it when missing."""
-    path = occluder_dir / OCCLUDER_MANIFEST
-    if not path.is_file():
-        raise DatasetError(
-            f"{occluder_dir}: no T-LESS occluder cut-outs ({OCCLUDER_MANIFEST} missing). Make them once with "
-            f"`python -m fusionvae_core.data.tless_occluders --root BOP_ROOT --out {occluder_dir}`."
-        )
+def tool_hint(occluder_dir: Path) -> str:
+    """How to make T-LESS cut-outs into `occluder_dir`."""
+    return f"`python -m fusionvae_core.data.tless_occluders --root BOP_ROOT --out {occluder_dir}`"
+
+
+def read_manifest(path: Path) -> dict[str, object]:
+    """The manifest the cut-out tool wrote at `path`; DatasetError if it is not a JSON object."""
     try:
         manifest = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError) as error:
@@ -61,24 +65,68 @@ def read_manifest(occluder_dir: Path) -> dict[str, object]:
     return manifest
 
 
-def load_occluders(occluder_dir: Path, part: str, image_size: int) -> list[Occluder]:
-    """All cut-outs of `part` ("train" or "eval"); DatasetError if missing, of the wrong scale or wrong classes."""
-    manifest = read_manifest(occluder_dir)
-    if manifest.get("image_size") != image_size:
+def read_cutout(path: Path) -> np.ndarray:
+    """An RGBA PNG cut-out as uint8 [h,w,4] RGBA; DatasetError if it is unreadable or has no alpha channel."""
+    bgra = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if bgra is None or bgra.ndim != 3 or bgra.shape[2] != 4:
+        raise DatasetError(f"{path}: expected an RGBA PNG cut-out (alpha 0 outside the object)")
+    if bgra.dtype != np.uint8:
+        bgra = cv2.convertScaleAbs(bgra, alpha=1 / 257)
+    return np.ascontiguousarray(bgra[:, :, [2, 1, 0, 3]])
+
+
+def rescale(rgba: np.ndarray, factor: float) -> np.ndarray:
+    """`rgba` scaled by `factor` (at least 1×1 pixel; INTER_AREA when shrinking)."""
+    if factor == 1.0:
+        return rgba
+    height, width = rgba.shape[:2]
+    size = (max(1, round(width * factor)), max(1, round(height * factor)))
+    interpolation = cv2.INTER_AREA if factor < 1 else cv2.INTER_LINEAR
+    return np.asarray(cv2.resize(rgba, size, interpolation=interpolation))
+
+
+def load_occluders(
+    occluder_dir: Path, part: str, image_size: int, size: float = DEFAULT_OCCLUDER_SIZE
+) -> list[Occluder]:
+    """The cut-outs of `part` ("train" or "eval") at `image_size` from either layout (module docstring).
+
+    DatasetError for a missing folder, no cut-outs, a non-RGBA file or (T-LESS tool layout) a cut-out of the
+    other part's classes.
+    """
+    if (occluder_dir / OCCLUDER_MANIFEST).is_file():
+        return _load_tool_occluders(occluder_dir, part, image_size)
+    if not occluder_dir.is_dir():
         raise DatasetError(
-            f"{occluder_dir / OCCLUDER_MANIFEST}: cut-outs were scaled for image_size {manifest.get('image_size')}, "
-            f"this dataset needs {image_size}; rerun the tool with --image-size {image_size}"
+            f"{occluder_dir}: no occluder folder. Give a folder of RGBA PNG cut-outs, or make T-LESS ones once "
+            f"with {tool_hint(occluder_dir)}."
         )
+    base = occluder_dir / part if (occluder_dir / "train").is_dir() and (occluder_dir / "eval").is_dir() else None
+    paths = sorted(p for p in (base or occluder_dir).rglob("*") if p.suffix.lower() == ".png" and p.is_file())
+    if not paths:
+        raise DatasetError(
+            f"{base or occluder_dir}: no occluder cut-outs (*.png with alpha); or make T-LESS ones with "
+            f"{tool_hint(occluder_dir)}"
+        )
+    occluders = []
+    for path in paths:
+        rgba = read_cutout(path)
+        occluders.append(Occluder(rescale(rgba, size * image_size / max(rgba.shape[:2])), -1))
+    return occluders
+
+
+def _load_tool_occluders(occluder_dir: Path, part: str, image_size: int) -> list[Occluder]:
+    """Cut-outs written by the T-LESS tool, checked against the part's classes, rescaled to `image_size`."""
+    manifest = read_manifest(occluder_dir / OCCLUDER_MANIFEST)
+    made_for = manifest.get("image_size")
+    if not isinstance(made_for, int) or made_for < 1:
+        raise DatasetError(f"{occluder_dir / OCCLUDER_MANIFEST}: image_size must be a positive integer")
     allowed = set(OCCLUDER_PARTS[part])
     occluders = []
     for path in sorted((occluder_dir / part).glob("*.png")):
         obj_id = int(path.name.split("_", 1)[0]) if path.name[:6].isdigit() else -1
         if obj_id not in allowed:
             raise DatasetError(f"{path}: not an occluder of the {part} classes {sorted(allowed)}")
-        rgba = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-        if rgba is None or rgba.ndim != 3 or rgba.shape[2] != 4:
-            raise DatasetError(f"{path}: expected an RGBA PNG cut-out")
-        occluders.append(Occluder(np.ascontiguousarray(rgba[:, :, [2, 1, 0, 3]]), obj_id))
+        occluders.append(Occluder(rescale(read_cutout(path), image_size / made_for), obj_id))
     if not occluders:
         raise DatasetError(f"{occluder_dir / part}: no occluder cut-outs (expected <obj_id>_<im_id>.png files)")
     return occluders
@@ -86,7 +134,7 @@ def load_occluders(occluder_dir: Path, part: str, image_size: int) -> list[Occlu
 
 @dataclass(frozen=True)
 class OccludedViews:
-    """View maker of FusionT-LESS: each view is the target with 5–8 random occluders pasted over it."""
+    """View maker of the `occluders` recipe: each view is the target with 5–8 random occluders pasted over it."""
 
     occluders: list[Occluder]
     num_views: int = 3
@@ -102,12 +150,13 @@ class OccludedViews:
         ]
 
     def __call__(self, target: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """Return `num_views` independently occluded views [V,3,H,W] of `target` [3,H,W]."""
+        """Return `num_views` independently occluded views [V,C,H,W] of `target` [C,H,W] (C = 3, or 1: grey)."""
         views = []
         for _ in range(self.num_views):
             view = target.transpose(1, 2, 0).copy()
             for layer in self.draw_layers(rng, target.shape[1]):
                 alpha = layer[:, :, 3:]
-                view = view * (1.0 - alpha) + layer[:, :, :3] * alpha
+                colour = layer[:, :, :3] if target.shape[0] == 3 else layer[:, :, :3] @ _LUMINANCE[:, None]
+                view = view * (1.0 - alpha) + colour * alpha
             views.append(view.transpose(2, 0, 1))
         return np.stack(views).astype(np.float32)

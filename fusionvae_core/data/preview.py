@@ -1,6 +1,7 @@
 """Preview picture of a fusion dataset, like the left columns of the paper's fig. 3–5.
 
     python -m fusionvae_core.data.preview --dataset fusion_mnist --out grid.png
+    python -m fusionvae_core.data.preview --config my_cams.yaml --data-root lab_day1 --split train --out grid.png
 
 One row per K = 0..3 (a different target each): view 1, view 2, view 3 (grey where the view is absent) | target.
 """
@@ -11,6 +12,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -63,10 +65,28 @@ def render_preview(dataset: FusionDataset, first_index: int = 0) -> np.ndarray:
     return canvas
 
 
+def _data_settings(args: argparse.Namespace) -> tuple[str, str | None, dict[str, Any]]:
+    """(dataset, data root, build_dataset options) from --config (if given) and the explicit options."""
+    from fusionvae_core.training.config import load_config  # the training package imports this data package
+
+    name, data_root, options = args.dataset or "fusion_mnist", args.data_root, {}
+    if args.config is not None:
+        config = load_config(args.config)
+        name = args.dataset or config.data.dataset
+        data_root = args.data_root or config.data.data_root
+        options = config.data.dataset_options(config.model.model_config()) if name == config.data.dataset else {}
+    if args.occluder_dir:
+        options["occluder_dir"] = args.occluder_dir
+    return name, data_root, options
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """CLI entry point; returns the exit code (2 with one message for a wrong data root or bad option)."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--dataset", choices=DATASET_NAMES, default="fusion_mnist")
+    parser.add_argument("--dataset", choices=DATASET_NAMES, help="default: the config's, else fusion_mnist")
+    parser.add_argument(
+        "--config", type=Path, help="training config: its dataset, data root, occlusion recipe and model size"
+    )
     parser.add_argument("--out", type=Path, required=True, help="output PNG file")
     parser.add_argument("--data-root", default=None, help="dataset folder (default: the embedded data, if any)")
     parser.add_argument("--split", choices=("train", "val", "test"), default="test")
@@ -74,11 +94,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--index", type=int, default=0, help="dataset index of the first row")
     parser.add_argument("--occluder-dir", default=None, help="fusion_tless: folder of the occluder cut-outs")
     args = parser.parse_args(argv)
-    options = {"occluder_dir": args.occluder_dir} if args.occluder_dir else {}
     try:
-        dataset = build_dataset(args.dataset, args.split, args.data_root, args.seed, **options)
+        name, data_root, options = _data_settings(args)
+        dataset = build_dataset(name, args.split, data_root, args.seed, **options)
         grid = render_preview(dataset, args.index)
-    except DatasetError as error:
+    except (DatasetError, ValueError) as error:  # ValueError: an invalid config (ConfigError)
         print(f"error: {error}", file=sys.stderr)
         return 2
     try:
@@ -89,7 +109,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not written:
         print(f"error: {args.out}: cannot write the picture (use a .png path in a writable folder)", file=sys.stderr)
         return 2
-    print(f"wrote {args.out} ({args.dataset}, {args.split}, {len(dataset)} items)")
+    print(f"wrote {args.out} ({dataset.name}, {args.split}, {len(dataset)} items)")
     return 0
 
 

@@ -18,7 +18,8 @@ import yaml
 
 from fusionvae_core.baselines import BASELINE_KINDS
 from fusionvae_core.config import ModelConfig
-from fusionvae_core.data import DATASET_NAMES, SPLITS
+from fusionvae_core.data import DATASET_NAMES, SPLITS, dataset_options
+from fusionvae_core.data.occlusion import OCCLUSION_RECIPES
 
 MODEL_KINDS = ("fusionvae", *BASELINE_KINDS)
 OVERRIDE_SOURCE = "--set"  # how error messages name command-line overrides
@@ -35,11 +36,33 @@ class ModelSection:
 
     kind: str = "fusionvae"
     preset: str = "fusion_mnist"
+    image_size: int | None = None  # square size the model sees, e.g. 32, 64, 128 (None: the preset's)
+    channels: int | None = None  # 1 (grey) or 3 (RGB) (None: the preset's)
     overrides: dict[str, Any] = field(default_factory=dict)
 
     def model_config(self) -> ModelConfig:
         """The FusionVAE config (for baselines: the one they are sized against)."""
-        return ModelConfig.preset(self.preset, **self.overrides)
+        return ModelConfig.preset(self.preset, **{**self.overrides, **self.sizing()})
+
+    def sizing(self) -> dict[str, int]:
+        """image_size and channels where this section sets them."""
+        return {key: value for key in ("image_size", "channels") if (value := getattr(self, key)) is not None}
+
+    def size_problem(self) -> str | None:
+        """Why `image_size` does not fit the preset's latent hierarchy (None: it fits or is not set)."""
+        if self.image_size is None:
+            return None
+        try:
+            hierarchy = ModelConfig.preset(self.preset, **{**self.overrides, "image_size": 1 << 12})
+        except ValueError:
+            return None  # another problem; model_config() names it
+        halvings = hierarchy.num_preprocess_blocks + hierarchy.num_scales - 1
+        if self.image_size % (1 << halvings) == 0:
+            return None
+        return (
+            f"{self.image_size} does not fit preset {self.preset!r}: its latent hierarchy halves the image "
+            f"{halvings} times, so the size must be a multiple of {1 << halvings} (e.g. 32, 64 or 128)"
+        )
 
 
 @dataclass(frozen=True)
@@ -52,6 +75,39 @@ class DataSection:
     eval_split: str = "val"
     train_items: int | None = None  # use only the first N training items (tests, smoke runs)
     eval_items: int | None = None  # use only the first N evaluation items
+    occlusion: str | None = None  # ellipse_windows | occluders | none (None: the dataset's own recipe)
+    occlusion_params: dict[str, Any] = field(default_factory=dict)  # {recipe: params}, see data/occlusion.py
+    # Own data (image_folder, rosbag); None: the default named in fusionvae_core/data/own_data.py.
+    resize: str | None = None  # resize | center_crop | random_crop (training; center_crop in evaluation)
+    val_fraction: float | None = None
+    test_fraction: float | None = None
+    split_seed: int | None = None  # seeds the hashed split (not run.seed: every run shares one test set)
+    cache_dir: str | None = None  # where dataset indexes are cached (None: ~/.cache/fusionvae_ros)
+    topics: tuple[str, ...] | None = None  # rosbag: camera topics (None: every Image/CompressedImage topic)
+    frame_stride: int | None = None  # rosbag: keep every N-th frame of each topic (None: 1)
+    target_topic: str | None = None  # rosbag: clean images; then `topics` are recorded, already occluded views
+
+    def dataset_options(self, model: ModelConfig) -> dict[str, Any]:
+        """The build_dataset options this section sets (own data also gets the model's size and channels)."""
+        values = {key: getattr(self, key) for key in _DATASET_OPTION_KEYS}
+        options = {key: value for key, value in values.items() if value not in (None, {})}
+        if "image_size" in dataset_options(self.dataset):
+            options |= {"image_size": model.image_size, "channels": model.channels}
+        return options
+
+
+_DATASET_OPTION_KEYS = (
+    "occlusion",
+    "occlusion_params",
+    "resize",
+    "val_fraction",
+    "test_fraction",
+    "split_seed",
+    "cache_dir",
+    "topics",
+    "frame_stride",
+    "target_topic",
+)
 
 
 @dataclass(frozen=True)
@@ -180,6 +236,16 @@ def apply_override(values: dict[str, Any], item: str, source: str) -> None:
         target[other] = None  # the run's length is given by the override, not by the file's other setting
 
 
+def stored_data(train_state: dict[str, Any], source: str) -> tuple[str, str | None, dict[str, Any]] | None:
+    """(dataset, data_root, build_dataset options) of the run that wrote a checkpoint's training state, so
+    evaluation sees the same data (own data: same split, size, topics); None when it holds no training config."""
+    values = train_state.get("config")
+    if not isinstance(values, dict):
+        return None
+    config = TrainConfig.from_dict(values, source=source)
+    return config.data.dataset, config.data.data_root, config.data.dataset_options(config.model.model_config())
+
+
 def config_differences(first: TrainConfig, second: TrainConfig) -> list[str]:
     """Dotted keys whose values differ between two configs (for resume checks)."""
     a, b = _flatten(first.to_dict()), _flatten(second.to_dict())
@@ -298,12 +364,22 @@ def _check_values(config: TrainConfig, source: str) -> None:
 
     if config.model.kind not in MODEL_KINDS:
         fail("model.kind", f"expected one of {MODEL_KINDS}, got {config.model.kind!r}")
+    if config.model.channels not in (None, 1, 3):
+        fail("model.channels", f"expected 1 (grey) or 3 (RGB), got {config.model.channels}")
+    size_problem = config.model.size_problem()
+    if size_problem is not None:
+        fail("model.image_size", size_problem)
     try:
         config.model.model_config()
     except ValueError as error:
         fail("model", str(error))
     if config.data.dataset not in DATASET_NAMES:
         fail("data.dataset", f"expected one of {DATASET_NAMES}, got {config.data.dataset!r}")
+    unused = set(config.data.dataset_options(config.model.model_config())) - dataset_options(config.data.dataset)
+    if unused:
+        fail(f"data.{sorted(unused)[0]}", f"is not an option of dataset {config.data.dataset}")
+    if config.data.occlusion is not None and config.data.occlusion not in OCCLUSION_RECIPES:
+        fail("data.occlusion", f"expected one of {OCCLUSION_RECIPES}, got {config.data.occlusion!r}")
     if config.data.eval_split not in SPLITS:
         fail("data.eval_split", f"expected one of {SPLITS}, got {config.data.eval_split!r}")
     positive = {

@@ -102,8 +102,9 @@ class Trainer:
             )
         torch.manual_seed(run.seed)
         self.model_config = config.model.model_config()
-        train_set = build_dataset(data.dataset, "train", data.data_root, seed=run.seed)
-        self.eval_set = build_dataset(data.dataset, data.eval_split, data.data_root, seed=run.seed)
+        data_options = data.dataset_options(self.model_config)
+        train_set = build_dataset(data.dataset, "train", data.data_root, seed=run.seed, **data_options)
+        self.eval_set = build_dataset(data.dataset, data.eval_split, data.data_root, seed=run.seed, **data_options)
         expected = (self.model_config.channels, self.model_config.image_size)
         if (train_set.channels, train_set.image_size) != expected:
             raise ConfigError(

@@ -15,7 +15,7 @@ import argparse
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
@@ -36,11 +36,19 @@ from fusionvae_ros.bag.bag_files import (
 from fusionvae_ros.bag.set_info import SetInfo
 
 if TYPE_CHECKING:
-    from fusionvae_core.data import FusionDataset
+    from fusionvae_core.data import FusionDataset, FusionItem
 
 DEFAULT_START_NS = 1_700_000_000 * 1_000_000_000
 JITTER_CLIP = 2.0  # stamp jitter is clipped to +-JITTER_CLIP standard deviations
 CUSTOM_DATA_KEY = "fusionvae.make_bag"
+
+
+class ViewSets(Protocol):
+    """Indexable items with a clean target and 3 views (a FusionDataset or camera-size rendered scenes)."""
+
+    def __len__(self) -> int: ...
+
+    def __getitem__(self, index: int) -> FusionItem: ...
 
 
 @dataclass(frozen=True)
@@ -141,8 +149,13 @@ class BagSummary:
         return f"wrote {self.path}: {len(self.set_ks)} view sets ({histogram})\n  {topics}"
 
 
-def make_bag(path: str | Path, options: MakeBagOptions, overwrite: bool = False) -> BagSummary:
-    """Generate the bag described by ``options`` at ``path`` (atomically; refuses to overwrite by default)."""
+def make_bag(
+    path: str | Path, options: MakeBagOptions, overwrite: bool = False, items: ViewSets | None = None
+) -> BagSummary:
+    """Generate the bag described by ``options`` at ``path`` (atomically; refuses to overwrite by default).
+
+    ``items`` replaces the dataset split that ``options`` names (e.g. tabletop scenes rendered at camera size).
+    """
     if not 1 <= options.num_cameras <= len(CAMERA_TOPICS):
         raise BagError(f"--num-cameras must be 1..{len(CAMERA_TOPICS)}, got {options.num_cameras}")
     if options.num_sets < 1:
@@ -157,7 +170,7 @@ def make_bag(path: str | Path, options: MakeBagOptions, overwrite: bool = False)
         f"{topic}/compressed" if options.compress else topic for topic in CAMERA_TOPICS[: options.num_cameras]
     )
     with OutputBag(path, overwrite) as bag:
-        dataset = _load_dataset(options)
+        dataset = items if items is not None else _load_dataset(options)
         indices = rng.choice(len(dataset), size=options.num_sets, replace=options.num_sets > len(dataset))
         for topic in topics:
             bag.add_topic(topic, COMPRESSED_IMAGE_TYPE if options.compress else IMAGE_TYPE)

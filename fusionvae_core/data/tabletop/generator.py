@@ -1,0 +1,99 @@
+"""One FusionTabletop item: a clean render of a random workspace (target) and 3 renders with occluders (views).
+
+Item `index` of a split is a function of (seed, split, index) only. A scene is redrawn if its target objects
+cover less than MIN_TARGET_AREA of the image; a view's occluders are redrawn until the fraction of target-object
+pixels they hide lies in OCCLUDED_FRACTION_RANGE (measured on the renderer's segmentation output), so every
+view hides part of the targets and none hides all of them; the last view is also redrawn until the union of
+the views shows more target pixels than any single view. A scene whose views need more than
+MAX_VIEW_ATTEMPTS draws per view on average is redrawn. The rules look at the centred square of the frame: all of
+a square render, and for a camera-size render (camera.py) the part the node's centre crop hands to the model.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from fusionvae_core.data.fusion_dataset import NUM_VIEWS, SPLITS
+from fusionvae_core.data.tabletop.renderer import TabletopRenderer
+from fusionvae_core.data.tabletop.scene import draw_occluders, draw_scene
+
+GENERATOR_VERSION = 1  # bump on any change that alters renders: caches of another version are re-rendered
+OCCLUDED_FRACTION_RANGE = (0.1, 0.8)
+MIN_TARGET_AREA = 0.02
+MAX_VIEW_ATTEMPTS = 20
+MAX_SCENE_ATTEMPTS = 100
+
+
+class RenderedScene(NamedTuple):
+    """`target` uint8 [H,W,3], `views` uint8 [V,H,W,3], `target_mask` bool [H,W] (target-object pixels of the
+    clean render) and `visible` bool [V,H,W] (those pixels still showing a target object in each view)."""
+
+    target: np.ndarray
+    views: np.ndarray
+    target_mask: np.ndarray
+    visible: np.ndarray
+
+    @property
+    def occluded_fraction(self) -> np.ndarray:
+        """Per view, the fraction of target-object pixels hidden by occluders, float [V]."""
+        return 1.0 - self.visible.sum(axis=(1, 2)) / self.target_mask.sum()
+
+
+def item_rng(seed: int, split: str, index: int) -> np.random.Generator:
+    """The generator that draws item `index` of `split`."""
+    return np.random.default_rng((seed, SPLITS.index(split), index))
+
+
+def render_item(
+    renderer: TabletopRenderer, objects: list[str], seed: int, split: str, index: int, size: int
+) -> RenderedScene:
+    """Item `index` of `split` rendered square at `size` pixels."""
+    return render_scene(renderer, objects, item_rng(seed, split, index), size, size)
+
+
+def render_scene(
+    renderer: TabletopRenderer, objects: list[str], rng: np.random.Generator, width: int, height: int
+) -> RenderedScene:
+    """A random scene of `objects` and NUM_VIEWS occluded views of it (see module doc for the acceptance rules)."""
+    square = centre_square(height, width)
+    for _ in range(MAX_SCENE_ATTEMPTS):
+        scene = draw_scene(rng, objects)
+        centres = renderer.build(scene)
+        clean = renderer.render(scene.camera, scene.light, width, height)
+        target_mask = np.isin(clean.segmentation, renderer.target_ids)
+        if target_mask[square].mean() < MIN_TARGET_AREA:
+            continue
+        in_scene = {target.urdf for target in scene.targets}
+        views: list[np.ndarray] = []
+        visible: list[np.ndarray] = []
+        for _ in range(MAX_VIEW_ATTEMPTS * NUM_VIEWS):
+            occluders = renderer.add(draw_occluders(rng, scene.camera, centres, objects, in_scene))
+            view = renderer.render(scene.camera, scene.light, width, height)
+            renderer.remove(occluders)
+            shown = target_mask & np.isin(view.segmentation, renderer.target_ids)
+            if _acceptable(target_mask[square], [mask[square] for mask in (*visible, shown)]):
+                views.append(view.rgb)
+                visible.append(shown)
+                if len(views) == NUM_VIEWS:
+                    return RenderedScene(clean.rgb, np.stack(views), target_mask, np.stack(visible))
+    raise RuntimeError(f"no acceptable scene in {MAX_SCENE_ATTEMPTS} draws: the scene parameters are inconsistent")
+
+
+def centre_square(height: int, width: int) -> tuple[slice, slice]:
+    """Rows and columns of the largest centred square of a height x width frame (all of a square frame)."""
+    side = min(height, width)
+    top, left = (height - side) // 2, (width - side) // 2
+    return slice(top, top + side), slice(left, left + side)
+
+
+def _acceptable(target_mask: np.ndarray, visible: list[np.ndarray]) -> bool:
+    """Whether the newest view hides an allowed fraction of the targets and, once all views exist, their union
+    shows more target pixels than the best single view (every item rewards fusing its views)."""
+    hidden = 1.0 - visible[-1].sum() / target_mask.sum()
+    if not OCCLUDED_FRACTION_RANGE[0] <= hidden <= OCCLUDED_FRACTION_RANGE[1]:
+        return False
+    if len(visible) < NUM_VIEWS:
+        return True
+    return bool(np.logical_or.reduce(visible).sum() > max(mask.sum() for mask in visible))
