@@ -143,7 +143,8 @@ def test_three_cameras_give_hypotheses_mean_and_uncertainty_per_set(fusion):
 
 def test_live_hypotheses_equal_offline_fusion_with_the_set_noise_seed(fusion):
     """The node seeds each set with set_noise_seed(seed parameter, set stamp), as offline bag processing does:
-    fusing the same views here with that seed reproduces the published hypotheses, mean and uncertainty."""
+    fusing the same views here with that seed (at the model's recommended temperature, the node's default)
+    reproduces the published hypotheses, mean and uncertainty."""
     _, harness, model = fusion
     sent, runs, *_, since = fuse_and_account(harness, (0, 1, 2), 3)
     frames = {frame.newest_stamp: frame for frame in sent}
@@ -151,14 +152,15 @@ def test_live_hypotheses_equal_offline_fusion_with_the_set_noise_seed(fusion):
     frame = frames[stamp]
     views = [camera_image(view_stamp, "", seed=frame.image_seed) for view_stamp in frame.stamps]
     inputs = [(decode_image(view, 10**7), view.encoding) for view in views]
-    expected = fuse_views(model.backend, inputs, "resize", NUM_HYPOTHESES, 1.0, set_noise_seed(SEED, stamp))
+    temperature = model.backend.temperature  # what temperature MODEL_TEMPERATURE (-1, the default) resolves to
+    expected = fuse_views(model.backend, inputs, "resize", NUM_HYPOTHESES, temperature, set_noise_seed(SEED, stamp))
     for item, hypothesis in zip(run, expected.hypotheses, strict=True):
         np.testing.assert_array_equal(decode_image(item.msg, 10**7), hypothesis)
     (mean,) = [item.msg for item in harness.messages("fused/mean", since) if stamp_ns(item.msg) == stamp]
     np.testing.assert_array_equal(decode_image(mean, 10**7), expected.mean)
     (std,) = [item.msg for item in harness.messages("fused/uncertainty", since) if stamp_ns(item.msg) == stamp]
     np.testing.assert_array_equal(np.frombuffer(std.data, np.float32).reshape(expected.std.shape), expected.std)
-    other = fuse_views(model.backend, inputs, "resize", NUM_HYPOTHESES, 1.0, set_noise_seed(SEED + 1, stamp))
+    other = fuse_views(model.backend, inputs, "resize", NUM_HYPOTHESES, temperature, set_noise_seed(SEED + 1, stamp))
     assert not np.array_equal(other.hypotheses, expected.hypotheses), "another seed must give other hypotheses"
 
 
