@@ -63,8 +63,9 @@ def test_process_fuses_jpeg_cameras_within_jpeg_error_and_score_reads_them(bags)
     raw, jpeg = hypotheses(bags["raw"][1]), hypotheses(bags["jpeg"][1])
     assert raw.keys() == jpeg.keys()
     errors = [np.abs(jpeg[stamp].astype(int) - raw[stamp]).mean() for stamp in raw]
-    # measured 0.23-1.14 grey levels: FusionMNIST views carry Gaussian noise (std 0.25), hard on JPEG
-    assert max(errors) < 2.5, f"mean |JPEG - raw| per set: {errors}"
+    # FusionMNIST views carry Gaussian noise (std 0.25), hard on JPEG. Measured with the shipped model of 2026-11-29:
+    # 0.46-2.77 grey levels per set, 0.96 on average (the earlier model: 0.23-1.14).
+    assert np.mean(errors) < 1.5 and max(errors) < 4.0, f"mean |JPEG - raw| per set: {errors}"
     report = score_bags(bags["jpeg"][1], bags["jpeg"][0])
     assert report.missing_set_ids == [] and report.unmatched_stamps_ns == []
     sets = load_ground_truth(bags["jpeg"][0], with_views=True)

@@ -50,6 +50,7 @@ def test_bag_to_trained_model_to_fused_bag(tmp_path: Path, capsys: pytest.Captur
     assert (scores / "table.md").read_text().startswith("# Evaluation on rosbag / test (4 items")
 
     onnx = tmp_path / "model" / "model.onnx"
+    onnx.parent.mkdir()  # export.py writes into an existing folder only (README: mkdir -p first)
     assert export_main(["--checkpoint", checkpoint, "--onnx", str(onnx)]) == 0
     assert f"{SIZE}x{SIZE}x3" in capsys.readouterr().out
 

@@ -31,6 +31,7 @@ DATASET_NAMES = (
     "image_folder",
     "rosbag",
 )
+PAPER_DATASETS = ("fusion_mnist", "fusion_fashion", "fusion_celeba", "fusion_tless")
 TLESS_DEFAULT_OCCLUDER_SUBDIR = "fusion_tless_occluders"
 OCCLUSION_OPTIONS = {"occlusion", "occlusion_params"}  # every dataset takes these (see data/occlusion.py)
 OWN_DATA_OPTIONS = {"image_size", "channels", "resize", "val_fraction", "test_fraction", "split_seed", "cache_dir"}
@@ -70,7 +71,7 @@ def build_dataset(
         allowed = sorted(dataset_options(name))
         raise DatasetError(f"{name}: unknown option(s) {sorted(unknown)}; allowed: {allowed}")
     root = Path(data_root).expanduser() if data_root is not None else None
-    if root is not None and not root.is_dir():
+    if root is not None and not root.is_dir() and name in PAPER_DATASETS:  # own data and the cache say it their way
         problem = "is not a folder" if root.exists() else "is missing (no such folder)"
         raise DatasetError(f"data root {root} {problem}: check --data-root / data.data_root")
     if name == "fusion_tabletop":
