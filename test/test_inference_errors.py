@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
+import torch
 from inference_helpers import REPO, exported_model, scratch_dir, window_views
 from onnx import TensorProto, helper
 
@@ -99,6 +100,19 @@ def test_malformed_or_future_metadata(model_onnx: Path) -> None:
     path = _edited_metadata(model_onnx, "malformed.onnx", channels="one")
     with pytest.raises(BackendError, match=rf"model file {path}: malformed metadata"):
         load_backend(path)
+
+
+@pytest.mark.parametrize("bad", ["0", "-0.5", "nan", "inf"])
+def test_a_recommended_temperature_that_is_not_a_finite_positive_number(model_onnx: Path, bad: str, tmp_path) -> None:
+    path = _edited_metadata(model_onnx, f"temperature_{bad}.onnx", temperature=bad)
+    with pytest.raises(BackendError, match=rf"model file {path}: malformed metadata.*finite number > 0"):
+        load_backend(path)
+    payload = torch.load(exported_model("tiny").checkpoint, weights_only=True)
+    payload["meta"]["temperature"] = float(bad)
+    checkpoint = tmp_path / "bad_temperature.pt"
+    torch.save(payload, checkpoint)
+    with pytest.raises(BackendError, match=rf"checkpoint {checkpoint}: meta temperature must be a finite number > 0"):
+        load_backend(checkpoint, backend="torch")
 
 
 def test_corrupt_checkpoint_for_the_torch_backend(tmp_path) -> None:

@@ -112,12 +112,16 @@ class ModelMetadata:
         return {IMAGES_OUTPUT: (None, None, self.channels, self.image_size, self.image_size)}
 
 
+def checked_temperature(value: object) -> float:
+    """`value` as a recommended sampling temperature: a finite number > 0 (ValueError otherwise)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 < value < float("inf"):
+        raise ValueError(f"temperature must be a finite number > 0, got {value!r}")
+    return float(value)
+
+
 def _parse_temperature(text: str) -> float:
-    """The recommended temperature: a finite number > 0."""
-    value = float(text)
-    if not 0.0 < value < float("inf"):
-        raise ValueError(f"temperature must be a finite number > 0, got {text!r}")
-    return value
+    """The recommended temperature stored as text in the ONNX metadata."""
+    return checked_temperature(float(text))
 
 
 def _parse_latent_shapes(text: str) -> tuple[tuple[int, int, int], ...]:

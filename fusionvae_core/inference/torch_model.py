@@ -13,7 +13,7 @@ from torch import nn
 
 from fusionvae_core.checkpoint import CheckpointError, load_checkpoint
 from fusionvae_core.config import ModelConfig
-from fusionvae_core.inference.metadata import ModelMetadata
+from fusionvae_core.inference.metadata import ModelMetadata, checked_temperature
 from fusionvae_core.model import FusionVAE
 
 MODEL_KIND = "fusionvae"
@@ -81,7 +81,8 @@ def load_fusionvae(checkpoint_path: str | os.PathLike[str], map_location: str = 
         raise CheckpointError(
             f"checkpoint {checkpoint_path}: its weights do not fit its model config: {first_line}"
         ) from None
-    temperature = payload.get("meta", {}).get("temperature", 1.0)
-    if isinstance(temperature, bool) or not isinstance(temperature, int | float) or not 0 < temperature < float("inf"):
-        raise CheckpointError(f"checkpoint {checkpoint_path}: meta temperature {temperature!r} is not a number > 0")
-    return ServedModel(model.eval(), float(temperature))
+    try:
+        temperature = checked_temperature(payload.get("meta", {}).get("temperature", 1.0))
+    except ValueError as error:
+        raise CheckpointError(f"checkpoint {checkpoint_path}: meta {error}") from None
+    return ServedModel(model.eval(), temperature)
