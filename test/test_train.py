@@ -25,7 +25,7 @@ from test_train_helpers import (
 from fusionvae_core import FusionVAE, ModelConfig
 from fusionvae_core.baselines import BASELINE_KINDS
 from fusionvae_core.checkpoint import save_checkpoint
-from fusionvae_core.training import CHECKPOINT_FILE, load_config
+from fusionvae_core.training import CHECKPOINT_FILE, ConfigError, load_config
 from fusionvae_core.training.distributed import state_digest
 from fusionvae_core.training.logging import METRICS_FILE, read_metrics
 from training.train import CONFIG_COPY, main
@@ -107,6 +107,26 @@ def test_nan_loss_is_skipped_counted_and_training_continues(tmp_path: Path, caps
     assert "update skipped (non-finite loss)" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    ("overrides", "advice"),
+    [
+        ({"optim__skip_threshold": "1e-9"}, "optim.skip_threshold is below this model's normal gradient norm"),
+        ({"debug__nan_at_steps": "[0,1,2,3]"}, "the model diverges: start a new run with a lower --set optim.lr"),
+    ],
+)
+def test_a_run_whose_updates_are_all_skipped_stops_and_says_what_to_change(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], overrides: dict[str, str], advice: str
+) -> None:
+    run_dir = tmp_path / "run"
+    assert main(train_arguments(run_dir, quick_overrides(20, optim__max_consecutive_skips=3, **overrides))) == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert error.startswith("train.py: error: stopped at step 3: the last 3 updates were all skipped (last: ")
+    assert advice in error
+    stalled = checkpoint_of(run_dir)
+    assert stalled["meta"]["status"] == "stalled" and stalled["train_state"]["step"] == 3
+    assert [record["skipped"] is not None for record in read_metrics(run_dir)] == [True, True, True]
+
+
 def _truncated(path: Path) -> None:
     """Half of a real checkpoint file."""
     _exported(path)
@@ -172,6 +192,18 @@ def test_every_shipped_config_is_valid(path: Path) -> None:
     kind = path.stem.removeprefix("fusion_mnist_")
     if kind in BASELINE_KINDS:
         assert config.model.kind == kind and config.model.preset == "fusion_mnist"
+
+
+def test_exponent_numbers_without_a_dot_are_numbers(tmp_path: Path) -> None:
+    # YAML 1.1 reads 1e-4 as a string; config files and --set treat it as the number every user means
+    config_file = tmp_path / "lr.yaml"
+    config_file.write_text(f"base: {CONFIG_DIR / 'tiny.yaml'}\noptim:\n  lr: 5e-3\n")
+    config = load_config(config_file, ["optim.skip_threshold=1E+6"])
+    assert (config.optim.lr, config.optim.skip_threshold) == (5e-3, 1e6)
+    with pytest.raises(ConfigError, match="optim.lr_min: must be > 0"):
+        load_config(config_file, ["optim.lr_min=-1e-5"])
+    with pytest.raises(ConfigError, match="optim.lr: expected a number, got 'fast'"):
+        load_config(config_file, ["optim.lr=fast"])
 
 
 def test_a_bad_override_names_the_key_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

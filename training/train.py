@@ -9,7 +9,8 @@
 The run folder receives checkpoints/last.pt (written atomically), metrics.jsonl, TensorBoard logs and config.yaml.
 Ctrl-C (SIGINT) or SIGTERM finishes the current step, writes a checkpoint and exits with status 130 / 143.
 Configuration errors, unusable checkpoints, data roots, run folders and devices print one line and exit with
-status 2; a run folder this command created is removed again when the run fails before its first checkpoint.
+status 2, as does a run that stalls (optim.max_consecutive_skips updates in a row skipped by the guard: the line
+says which setting to change); a run folder this command created is removed again when the run fails before its first checkpoint.
 """
 
 from __future__ import annotations
@@ -114,6 +115,10 @@ def main(argv: list[str] | None = None) -> int:
         if created and not (args.run_dir / CHECKPOINT_FILE).exists():  # a failed start leaves no empty run folder
             shutil.rmtree(args.run_dir, ignore_errors=True)
         print(f"train.py: error: {' '.join(str(error).split())}", file=sys.stderr)
+        return 2
+    if result.problem is not None:
+        if first_rank:
+            print(f"train.py: error: stopped at step {result.step}: {result.problem}", file=sys.stderr)
         return 2
     if first_rank:
         print(

@@ -8,6 +8,7 @@ may name `base: other.yaml` (relative to itself); the sections are merged key by
 from __future__ import annotations
 
 import dataclasses
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -121,6 +122,7 @@ class OptimSection:
     weight_decay: float = 3e-4  # NVAE's AdaMax weight decay
     grad_clip: float | None = None  # clip the global gradient norm to this value (None: no clipping)
     skip_threshold: float | None = None  # skip updates whose gradient norm exceeds this (VDVAE); None: only NaN/Inf
+    max_consecutive_skips: int = 100  # stop the run (exit 2) when this many updates in a row were skipped
 
 
 @dataclass(frozen=True)
@@ -323,6 +325,9 @@ def _check_type(value: Any, expected: Any, source: str, key: str) -> Any:
     raise ConfigError(f"{source}: {key}: expected {_type_name(expected)}, got {value!r}")
 
 
+_YAML11_EXPONENT_NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
+
+
 def _convert(value: Any, option: Any) -> tuple[bool, Any]:
     """(True, converted value) if `value` fits the type `option`, else (False, None)."""
     if option is type(None):
@@ -332,6 +337,8 @@ def _convert(value: Any, option: Any) -> tuple[bool, Any]:
     if option is int:
         return isinstance(value, int) and not isinstance(value, bool), value
     if option is float:
+        if isinstance(value, str) and _YAML11_EXPONENT_NUMBER.fullmatch(value.strip()):
+            return True, float(value)  # YAML 1.1 reads 1e-4 (no dot) as a string; every user means the number
         ok = isinstance(value, int | float) and not isinstance(value, bool)
         return ok, float(value) if ok else None
     if option is str:
@@ -397,6 +404,7 @@ def _check_values(config: TrainConfig, source: str) -> None:
         "optim.lr_min": config.optim.lr_min,
         "optim.grad_clip": config.optim.grad_clip,
         "optim.skip_threshold": config.optim.skip_threshold,
+        "optim.max_consecutive_skips": config.optim.max_consecutive_skips,
     }
     for key, value in positive.items():
         if value is not None and value <= 0:

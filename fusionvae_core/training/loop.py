@@ -52,7 +52,8 @@ class RunOptions:
 
 @dataclass(frozen=True)
 class RunResult:
-    """How a run ended: status "finished", "stopped" (stop_at_step) or "interrupted" (signal)."""
+    """How a run ended: status "finished", "stopped" (stop_at_step), "interrupted" (signal) or "stalled" (every
+    recent update skipped; `problem` says why and what to change)."""
 
     status: str
     step: int
@@ -60,6 +61,7 @@ class RunResult:
     skipped_steps: int
     checkpoint: Path
     signal_number: int | None = None
+    problem: str | None = None
 
 
 class TrainingObjective(nn.Module):
@@ -142,7 +144,7 @@ class Trainer:
             betas=(optim.betas[0], optim.betas[1]),
             weight_decay=optim.weight_decay,
         )
-        self.guard = SkipGuard(optim.skip_threshold)
+        self.guard = SkipGuard(optim.skip_threshold, optim.max_consecutive_skips)
         self.step = 0
         self.elapsed_before = 0.0
         self.resumed_world_size: int | None = None
@@ -179,7 +181,7 @@ class Trainer:
             f"on {context.world_size} process(es), {context.device})"
         )
         stop = StopRequest()
-        status, signal_number = "finished", None
+        status, signal_number, problem = "finished", None, None
         started = time.perf_counter()
         try:
             with stop.installed():
@@ -192,6 +194,9 @@ class Trainer:
                     if stop_requested:
                         status, signal_number = "interrupted", stop.signal_number
                         break
+                    if self.guard.stalled:
+                        status, problem = "stalled", self.guard.stall_message()
+                        break
                     if self.options.stop_at_step is not None and self.step >= self.options.stop_at_step:
                         status = "stopped"
                         break
@@ -200,7 +205,9 @@ class Trainer:
                 self._save(self.elapsed_before + time.perf_counter() - started, status)
         finally:
             logger.close()
-        return RunResult(status, self.step, self.total_steps, self.guard.skipped, self.checkpoint_path, signal_number)
+        return RunResult(
+            status, self.step, self.total_steps, self.guard.skipped, self.checkpoint_path, signal_number, problem
+        )
 
     def _batches(self) -> Iterator[FusionBatch]:
         """Training batches from the current step on, across epoch boundaries."""
