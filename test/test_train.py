@@ -200,9 +200,9 @@ def test_exponent_numbers_without_a_dot_are_numbers(tmp_path: Path) -> None:
     config_file.write_text(f"base: {CONFIG_DIR / 'tiny.yaml'}\noptim:\n  lr: 5e-3\n")
     config = load_config(config_file, ["optim.skip_threshold=1E+6"])
     assert (config.optim.lr, config.optim.skip_threshold) == (5e-3, 1e6)
-    with pytest.raises(ConfigError, match="optim.lr_min: must be > 0"):
+    with pytest.raises(ConfigError, match=r"optim\.lr_min: must be > 0"):
         load_config(config_file, ["optim.lr_min=-1e-5"])
-    with pytest.raises(ConfigError, match="optim.lr: expected a number, got 'fast'"):
+    with pytest.raises(ConfigError, match=r"optim\.lr: expected a number, got 'fast'"):
         load_config(config_file, ["optim.lr=fast"])
 
 

@@ -10,7 +10,8 @@ The run folder receives checkpoints/last.pt (written atomically), metrics.jsonl,
 Ctrl-C (SIGINT) or SIGTERM finishes the current step, writes a checkpoint and exits with status 130 / 143.
 Configuration errors, unusable checkpoints, data roots, run folders and devices print one line and exit with
 status 2, as does a run that stalls (optim.max_consecutive_skips updates in a row skipped by the guard: the line
-says which setting to change); a run folder this command created is removed again when the run fails before its first checkpoint.
+says which setting to change); a run folder this command created is removed again when the run fails before its
+first checkpoint.
 """
 
 from __future__ import annotations

@@ -38,7 +38,7 @@ class SkipGuard:
                 "channels): start a new run with a higher --set optim.skip_threshold=..."
             )
         else:
-            advice = "the model diverges: start a new run with a lower --set optim.lr=... or a longer optim.warmup_steps"
+            advice = "the model diverges: start a new run with a lower --set optim.lr=... or longer optim.warmup_steps"
         return f"the last {self.consecutive} updates were all skipped (last: {self.last_reason}): {advice}"
 
     def check(self, loss_finite: bool, grad_norm: float) -> str | None:
