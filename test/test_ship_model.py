@@ -21,15 +21,18 @@ def _python(script: str, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-@pytest.fixture(scope="module")
-def finished_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    run_dir = tmp_path_factory.mktemp("ship") / "run"
+def _tiny_run(run_dir: Path, *overrides: str) -> Path:
     train = _python(
         "train.py", "--config", str(REPO / "training/configs/tiny.yaml"), "--run-dir", str(run_dir),
-        "--set", "budget.max_steps=3", "--set", "run.eval_interval=100",
+        "--set", "budget.max_steps=3", "--set", "run.eval_interval=100", *overrides,
     )  # fmt: skip
     assert train.returncode == 0, train.stderr
     return run_dir
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _tiny_run(tmp_path_factory.mktemp("ship") / "run")
 
 
 def test_shipped_folder_holds_a_loadable_model_and_metrics(finished_run: Path, tmp_path: Path) -> None:
@@ -80,3 +83,25 @@ def test_an_unfinished_run_is_refused_and_nothing_is_written(finished_run: Path,
     assert ship.returncode == 2
     assert "not 'finished'" in ship.stderr and ship.stderr.count("\n") == 1
     assert not out.exists()
+
+
+def test_baselines_of_the_same_budget_and_references_join_the_test_table(finished_run: Path, tmp_path: Path) -> None:
+    baseline = _tiny_run(tmp_path / "cvae_s", "--set", "model.kind=cvae_s")
+    out = tmp_path / "models" / "tiny"
+    ship = _python(
+        "ship_model.py", "--run-dir", str(finished_run), "--out", str(out), "--compare", str(baseline),
+        "--references", "mean", "max", "--items", "4", "--val-items", "4", "--nll-samples", "2",
+        "--mse-samples", "2", "--temperatures", "1",
+    )  # fmt: skip
+    assert ship.returncode == 0, ship.stderr
+    metrics = (out / "metrics.md").read_text()
+    rows = [line.split("|")[1].strip() for line in metrics.splitlines() if line.startswith("| ")][1:]
+    assert rows == ["FusionVAE", "CVAE+S", "view mean", "view max"], rows
+    assert f"same budget and recipe: `{baseline}`" in metrics and f"{baseline}/checkpoints/last.pt" in metrics
+
+    longer = _tiny_run(tmp_path / "longer", "--set", "model.kind=cvae_s", "--set", "budget.max_steps=4")
+    refused = _python(
+        "ship_model.py", "--run-dir", str(finished_run), "--out", str(tmp_path / "x"), "--compare", str(longer)
+    )
+    assert refused.returncode == 2 and refused.stderr.count("\n") == 1
+    assert f"--compare {longer}: trained with budget" in refused.stderr and not (tmp_path / "x").exists()

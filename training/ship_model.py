@@ -1,12 +1,16 @@
 """Package a finished training run as a shipped model: slim checkpoint, validated ONNX file and metrics.md.
 
     python training/ship_model.py --run-dir runs/fusion_mnist/fusionvae --out models/fusion_mnist
+    python training/ship_model.py --run-dir runs/tabletop/fusionvae --out models/fusion_tabletop \
+        --compare runs/tabletop/cvae_s --references mean max        # baselines of the same budget in the table
 
 OUT receives checkpoint.pt (weights + model config + the run's config and budget, no optimiser state: a third of
 the size), model.onnx (training/export.py's validated export of that checkpoint) and metrics.md (the training
 command, config, data split, seed, budget, hardware and evaluate.py's table on the test split). The sampling
 temperature with the lowest average MSE_min on the validation split (of --temperatures) is recorded in the
-checkpoint and the ONNX metadata: backends and the node use it unless told otherwise. Any failure prints one line
+checkpoint and the ONNX metadata: backends and the node use it unless told otherwise. --compare adds finished
+baseline runs trained with the same budget (batch size and length) and --references the view-fusion references to
+the test table, scored on the same items. Any failure prints one line
 and exits with status 2; files already in OUT are only replaced once everything succeeded.
 """
 
@@ -22,6 +26,7 @@ from typing import Any
 
 import yaml
 
+from fusionvae_core.baselines import REFERENCE_NAMES
 from fusionvae_core.checkpoint import CheckpointError, file_sha256, load_checkpoint, save_checkpoint
 from fusionvae_core.evaluation import add_temperatures_option, read_csv
 from fusionvae_core.export import ExportError, export_checkpoint
@@ -42,7 +47,26 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     add_temperatures_option(parser, "candidate sampling temperatures; the validation-best is recorded")
     parser.add_argument("--val-items", type=int, help="validation items for choosing the temperature (default: all)")
     parser.add_argument("--train-command", help="the command that trained the run, quoted in metrics.md")
+    parser.add_argument(
+        "--compare", type=Path, nargs="*", default=[], metavar="RUN_DIR", help="finished runs of the same budget"
+    )
+    parser.add_argument("--references", nargs="*", default=[], choices=REFERENCE_NAMES, help="view-fusion references")
     return parser.parse_args(argv)
+
+
+def comparison_checkpoints(runs: list[Path], budget: dict[str, Any]) -> list[Path]:
+    """The last checkpoints of the --compare runs; CheckpointError unless each finished with `budget`."""
+    checkpoints = []
+    for run in runs:
+        path = run / CHECKPOINT_FILE
+        payload = load_checkpoint(path)
+        if payload["meta"].get("status") != "finished":
+            raise CheckpointError(f"--compare {run}: run status is {payload['meta'].get('status')!r}, not 'finished'")
+        theirs = payload["train_state"]["config"]["budget"]
+        if theirs != budget:
+            raise CheckpointError(f"--compare {run}: trained with budget {theirs}, the shipped model with {budget}")
+        checkpoints.append(path)
+    return checkpoints
 
 
 def slim_payload(payload: dict[str, Any], source: Path) -> dict[str, Any]:
@@ -74,14 +98,17 @@ def evaluate(
     nll_samples: int,
     items: int | None,
     data_root: str | None,
+    compare: list[Path] | None = None,
 ) -> list[str]:
-    """Run training/evaluate.py on `split` (of the run's data_root, if it had one) at the --temperatures into `out`;
-    returns its command."""
+    """Run training/evaluate.py on `split` (of the run's data_root, if it had one) at the --temperatures into `out`,
+    with the `compare` checkpoints and the --references as further rows; returns its command."""
     command = [
         sys.executable,
         str(TRAINING / "evaluate.py"),
         "--checkpoint",
         str(checkpoint),
+        *(str(path) for path in compare or []),
+        *(["--references", *args.references] if compare is not None and args.references else []),
         "--split",
         split,
         "--nll-samples",
@@ -149,6 +176,7 @@ def metrics_markdown(
             "",
             "    " + shlex.join(relative_eval),
             "",
+            *_comparison_lines(args),
             table.strip(),
             "",
             "## Training config",
@@ -167,6 +195,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         source = args.run_dir / CHECKPOINT_FILE
         slim = slim_payload(load_checkpoint(source), source)
+        compare = comparison_checkpoints(args.compare, slim["meta"]["train_config"]["budget"])
         with tempfile.TemporaryDirectory(
             prefix=".ship_", dir=args.out.parent if args.out.parent.exists() else None
         ) as tmp:
@@ -188,6 +217,7 @@ def main(argv: list[str] | None = None) -> int:
                 nll_samples=args.nll_samples,
                 items=args.items,
                 data_root=data_root,
+                compare=compare,
             )
             table = (work / "eval" / "table.md").read_text(encoding="utf-8")
             for command in (val_command, eval_command):
@@ -203,6 +233,14 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print(f"wrote {args.out / CHECKPOINT_NAME}, {args.out / ONNX_NAME} and {args.out / METRICS_NAME}")
     return 0
+
+
+def _comparison_lines(args: argparse.Namespace) -> list[str]:
+    """metrics.md lines naming the other rows of the test table, if any."""
+    lines = [f"- baseline trained with the same budget and recipe: `{run}`" for run in args.compare]
+    if args.references:
+        lines.append(f"- references (pixel-wise fusion of the views, no model): {', '.join(args.references)}")
+    return [*lines, ""] if lines else []
 
 
 def _data_line(data: dict[str, Any]) -> str:
