@@ -7,10 +7,13 @@ fusion_mnist: ONNX Runtime >= 2x eager torch and p50 <= 5 ms. Backends are timed
 from other processes hits all of them alike. GPU (when torch sees one): torch CUDA eager vs torch.compile (default
 mode, and "reduce-overhead" = CUDA graphs), TensorRT and ONNX Runtime CUDA where installed, batch scaling up to 64.
 
-Model: models/fusion_mnist/model.onnx with its checkpoint if both exist, else a randomly initialised fusion_mnist
-(saved and exported to a temporary folder); the output says which. Nothing is written into the repository.
+Models: the shipped models/fusion_mnist (grey 32x32) and models/fusion_tabletop (RGB 64x64), each with its
+checkpoint; a model not shipped yet is replaced by a randomly initialised one of its preset (saved and exported to a
+temporary folder); the output says which. A closing table puts the p50 per backend of the models side by side.
+Nothing is written into the repository.
 
-    python bench/inference.py [--onnx PATH --checkpoint PATH] [--threads 2] [--rounds 20] [--per-round 10]
+    python bench/inference.py [--models fusion_mnist fusion_tabletop] [--threads 2] [--rounds 20] [--per-round 10]
+    python bench/inference.py --onnx PATH --checkpoint PATH            # any exported model instead
 """
 
 from __future__ import annotations
@@ -34,7 +37,8 @@ from fusionvae_core.export import export_checkpoint
 from fusionvae_core.inference import BackendError, InferenceBackend, load_backend
 
 REPO = Path(__file__).resolve().parents[1]
-SHIPPED = REPO / "models" / "fusion_mnist"
+SHIPPED_MODELS = ("fusion_mnist", "fusion_tabletop")  # folder names under models/ and their presets
+TARGET_MODEL = "fusion_mnist"  # the latency targets are set for the digits model
 VIEWS, SAMPLES = 3, 3
 SPEEDUP_TARGET, P50_TARGET_MS = 2.0, 5.0
 GPU_BATCHES = (1, 4, 16, 64)
@@ -66,29 +70,33 @@ class Timing:
 def parse_args() -> argparse.Namespace:
     """Command-line options."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--onnx", type=Path, default=SHIPPED / "model.onnx")
-    parser.add_argument("--checkpoint", type=Path, default=SHIPPED / "checkpoint.pt")
+    parser.add_argument("--models", nargs="+", default=list(SHIPPED_MODELS), choices=SHIPPED_MODELS)
+    parser.add_argument("--onnx", type=Path, help="an exported model to measure instead of the shipped ones")
+    parser.add_argument("--checkpoint", type=Path, help="the checkpoint --onnx was exported from")
     parser.add_argument("--threads", type=int, default=2, help="CPU threads for torch and ONNX Runtime")
     parser.add_argument("--rounds", type=int, default=20, help="interleaved rounds over the backends")
     parser.add_argument("--per-round", type=int, default=10, help="timed calls per backend and round")
     parser.add_argument("--no-compile", action="store_true", help="leave out torch.compile on the CPU")
-    return parser.parse_args()
+    args = parser.parse_args()
+    if (args.onnx is None) != (args.checkpoint is None):
+        parser.error("--onnx and --checkpoint go together")
+    return args
 
 
-def model_files(args: argparse.Namespace, workdir: Path) -> tuple[Path, Path, str]:
-    """(onnx, checkpoint, description): the shipped model if complete, else a random fusion_mnist export."""
-    if args.onnx.is_file() and args.checkpoint.is_file():
-        return args.onnx, args.checkpoint, f"shipped model {args.onnx} (checkpoint {args.checkpoint})"
+def model_files(name: str, workdir: Path) -> tuple[Path, Path, str]:
+    """(onnx, checkpoint, description) of shipped model `name`, or of a random export of its preset if not shipped."""
+    onnx_path, checkpoint = REPO / "models" / name / "model.onnx", REPO / "models" / name / "checkpoint.pt"
+    if onnx_path.is_file() and checkpoint.is_file():
+        return onnx_path, checkpoint, f"shipped model {onnx_path} (checkpoint {checkpoint})"
     torch.manual_seed(0)
-    cfg = ModelConfig.preset("fusion_mnist")
+    cfg = ModelConfig.preset(name)
     model = FusionVAE(cfg).eval()
-    checkpoint = save_checkpoint(
-        workdir / "fusion_mnist.pt", model_kind="fusionvae", model_config=cfg.to_dict(), state_dict=model.state_dict()
+    random_checkpoint = save_checkpoint(
+        workdir / f"{name}.pt", model_kind="fusionvae", model_config=cfg.to_dict(), state_dict=model.state_dict()
     )
-    onnx_path = workdir / "fusion_mnist.onnx"
-    export_checkpoint(checkpoint, onnx_path)
-    missing = args.onnx if not args.onnx.is_file() else args.checkpoint
-    return onnx_path, checkpoint, f"randomly initialised fusion_mnist ({missing} not found)"
+    export_checkpoint(random_checkpoint, workdir / f"{name}.onnx")
+    missing = onnx_path if not onnx_path.is_file() else checkpoint
+    return workdir / f"{name}.onnx", random_checkpoint, f"randomly initialised {name} ({missing} not found)"
 
 
 def bench_views(backend: InferenceBackend, batch: int) -> np.ndarray:
@@ -152,8 +160,9 @@ def verdict(passed: bool) -> str:
     return "PASS" if passed else "MISS"
 
 
-def cpu_section(onnx_path: Path, checkpoint: Path, args: argparse.Namespace) -> None:
-    """Eager torch vs torch.compile and ONNX Runtime on `args.threads` CPU threads, batch 1, against the targets."""
+def cpu_section(onnx_path: Path, checkpoint: Path, args: argparse.Namespace, targets: bool) -> dict[str, Timing]:
+    """Eager torch vs torch.compile and ONNX Runtime on `args.threads` CPU threads, batch 1, against the targets
+    (`targets`: the model they are set for); returns the timings by backend."""
     torch.set_num_threads(args.threads)
     eager, ort = "torch eager (cpu)", f"onnxruntime (cpu, {args.threads} threads)"
     backends: dict[str, InferenceBackend] = {
@@ -168,19 +177,38 @@ def cpu_section(onnx_path: Path, checkpoint: Path, args: argparse.Namespace) -> 
         backends["torch.compile (cpu)"] = load_backend(
             checkpoint, backend="torch", device="cpu", compile_mode="default"
         )
-    print(f"\n## CPU, {args.threads} threads: batch 1, K = {VIEWS} views, {SAMPLES} hypotheses\n")
+    shape = f"{backends[eager].image_size}x{backends[eager].image_size}x{backends[eager].channels}"
+    print(f"\n## CPU, {args.threads} threads, {shape}: batch 1, K = {VIEWS} views, {SAMPLES} hypotheses\n")
     timings = {timing.name: timing for timing in time_interleaved(warm_up(backends, 1), 1, args.rounds, args.per_round)}
     print_table(list(timings.values()), timings[eager])
     print("\nCPU ms/call: median process CPU time per call, summed over threads (not inflated by waiting for a core).")
-    speedup = timings[eager].percentile_ms(50) / timings[ort].percentile_ms(50)
+    if targets:
+        print_verdicts(timings[eager], timings[ort])
+    return timings
+
+
+def print_verdicts(eager: Timing, ort: Timing) -> None:
+    """The fusion_mnist targets: ONNX Runtime >= SPEEDUP_TARGET x eager torch and p50 <= P50_TARGET_MS."""
+    speedup = eager.percentile_ms(50) / ort.percentile_ms(50)
     print(
         f"\nONNX Runtime p50 speed-up over eager torch: {speedup:.2f}x (target >= {SPEEDUP_TARGET:g}x): "
         f"{verdict(speedup >= SPEEDUP_TARGET)}"
     )
     print(
-        f"ONNX Runtime p50 latency: {timings[ort].percentile_ms(50):.2f} ms (target <= {P50_TARGET_MS:g} ms): "
-        f"{verdict(timings[ort].percentile_ms(50) <= P50_TARGET_MS)}"
+        f"ONNX Runtime p50 latency: {ort.percentile_ms(50):.2f} ms (target <= {P50_TARGET_MS:g} ms): "
+        f"{verdict(ort.percentile_ms(50) <= P50_TARGET_MS)}"
     )
+
+
+def print_side_by_side(results: dict[str, dict[str, Timing]]) -> None:
+    """One row per CPU backend, one p50 column per model (models measured in this run)."""
+    names = list(results)
+    print(f"\n## CPU p50 ms per backend, batch 1, K = {VIEWS}, {SAMPLES} hypotheses\n")
+    print("| backend | " + " | ".join(names) + " |")
+    print("|---|" + "---:|" * len(names))
+    for backend in results[names[0]]:
+        cells = [f"{results[n][backend].percentile_ms(50):.2f}" if backend in results[n] else "-" for n in names]
+        print(f"| {backend} | " + " | ".join(cells) + " |")
 
 
 def gpu_section(onnx_path: Path, checkpoint: Path) -> None:
@@ -235,19 +263,27 @@ def ort_version() -> str:
 
 
 def main() -> None:
-    """Run the CPU section, and the GPU section where torch sees CUDA."""
+    """Per model: the CPU section, and the GPU section where torch sees CUDA; then the side-by-side CPU table."""
     args = parse_args()
+    print("# Inference benchmark\n")
+    print(f"machine: {os.cpu_count()} CPU cores, torch {torch.__version__}, onnxruntime {ort_version()}")
+    print(load_average("start"))
+    results: dict[str, dict[str, Timing]] = {}
     with tempfile.TemporaryDirectory(prefix="fusionvae_bench_") as workdir:
-        onnx_path, checkpoint, description = model_files(args, Path(workdir))
-        print(f"# Inference benchmark\n\nmodel: {description}")
-        print(f"machine: {os.cpu_count()} CPU cores, torch {torch.__version__}, onnxruntime {ort_version()}")
-        print(load_average("start"))
-        cpu_section(onnx_path, checkpoint, args)
-        print(load_average("end of the CPU section"))
-        if torch.cuda.is_available():
-            gpu_section(onnx_path, checkpoint)
-        else:
-            print("\nno CUDA GPU visible to torch: GPU section skipped")
+        for name in ["custom"] if args.onnx else args.models:
+            if args.onnx:
+                onnx_path, checkpoint, description = args.onnx, args.checkpoint, f"{args.onnx} ({args.checkpoint})"
+            else:
+                onnx_path, checkpoint, description = model_files(name, Path(workdir))
+            print(f"\n# {name}: {description}")
+            results[name] = cpu_section(onnx_path, checkpoint, args, targets=name == TARGET_MODEL)
+            print(load_average(f"end of the CPU section of {name}"))
+            if torch.cuda.is_available():
+                gpu_section(onnx_path, checkpoint)
+            else:
+                print("\nno CUDA GPU visible to torch: GPU section skipped")
+    if len(results) > 1:
+        print_side_by_side(results)
 
 
 if __name__ == "__main__":
