@@ -75,3 +75,20 @@ def test_reproduction_resumes_trains_evaluates_reports_and_is_idempotent(
     assert reproduce.main([*arguments, "--steps", "3"]) == 2
     err = capsys.readouterr().err
     assert "different config (budget.max_steps)" in err and len(err.strip().splitlines()) == 1
+
+
+def test_ranking_names_where_fusionvae_is_not_first() -> None:
+    columns = ["NLL K=0", "NLL avg", "MSE_min T=0.6 avg", "MSE_min T=1 avg"]
+    rows = [
+        ("CVAE", [18.0, 16.0, 2.0, 2.5]),
+        ("FusionVAE", [17.0, 15.0, 2.2, 2.4]),
+        ("view mean", [None, None, 9.0, 9.0]),
+    ]
+    lines = reproduce.ranking_section(rows, columns)
+    assert "- NLL avg: FusionVAE 15.00 < CVAE 16.00" in lines
+    assert "- MSE_min T=0.6 avg: CVAE 2.00 < FusionVAE 2.20 < view mean 9.00" in lines
+    assert not any(line.startswith("- NLL K=0") for line in lines), "only the averages are ranked"
+    (verdict,) = [line for line in lines if line.startswith("FusionVAE is")]
+    assert verdict.startswith("FusionVAE is not first on MSE_min T=0.6 avg (first: CVAE):")
+    rows[0][1][2] = 3.0
+    assert "FusionVAE is first on every average, as in the paper." in reproduce.ranking_section(rows, columns)

@@ -220,6 +220,7 @@ def report(args: argparse.Namespace, argv: list[str], payloads: dict[str, dict[s
         "",
         markdown_table(*measured_table(eval_dir)).rstrip("\n"),
         "",
+        *ranking_section(*measured_table(eval_dir)),
         f"![inputs, target and hypotheses per K]({_relative(eval_dir / 'figure.png', args.out.parent)})",
         "",
         "## Paper (Duffhauss et al., table 1; cited, not measured here)",
@@ -238,6 +239,27 @@ def measured_table(eval_dir: Path) -> tuple[list[tuple[str, list[float | None]]]
     """(rows, columns) of evaluate.py's CSV, in `markdown_table`'s argument order."""
     columns, rows = read_csv(eval_dir / "table.csv")
     return rows, columns
+
+
+def ranking_section(rows: list[tuple[str, list[float | None]]], columns: list[str]) -> list[str]:
+    """Markdown lines ranking the rows on each average column (NLL, MSE_min per temperature), best first, and saying
+    where FusionVAE is not first (the diagnostics section below holds the numbers that explain it)."""
+    lines = ["Ranking on the averages over K (best first):", ""]
+    not_first = []
+    for index, column in enumerate(columns):
+        if not column.endswith(" avg"):
+            continue
+        scored = sorted((values[index], name) for name, values in rows if values[index] is not None)
+        lines.append(f"- {column}: " + " < ".join(f"{name} {value:.2f}" for value, name in scored))
+        if scored[0][1] != display_name("fusionvae"):
+            not_first.append(f"{column} (first: {scored[0][1]})")
+    verdict = (
+        f"FusionVAE is not first on {', '.join(not_first)}: see the latent diagnostics below for where its "
+        "information sits (a large prior-mean vs posterior-mean gap = a prior that does not yet fuse the views)."
+        if not_first
+        else "FusionVAE is first on every average, as in the paper."
+    )
+    return [*lines, "", verdict, ""]
 
 
 PAPER_COLUMNS = [
