@@ -4,8 +4,6 @@ camera size through bag -> live node (centre crop + resize) -> record -> score -
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,6 +11,7 @@ from inference_helpers import exported_model
 from ros_helpers import run_demo, unique_domain_id
 
 from fusionvae_core.data.tabletop.camera import CameraScenes
+from fusionvae_ros import demo
 from fusionvae_ros.bag.bag_files import GROUND_TRUTH_TOPIC
 from fusionvae_ros.bag.make_bag import MakeBagOptions, make_bag
 from fusionvae_ros.bag.score import load_ground_truth
@@ -21,19 +20,16 @@ REPO = Path(__file__).resolve().parents[1]
 WIDTH, HEIGHT = 96, 72
 
 
-def test_missing_tabletop_model_is_one_line(tmp_path: Path) -> None:
-    if (REPO / "models" / "fusion_tabletop" / "model.onnx").is_file():
-        pytest.skip("models/fusion_tabletop is shipped: the missing-model message cannot be provoked")
-    done = subprocess.run(
-        [sys.executable, "-m", "fusionvae_ros.demo", "--model", "tabletop", "--output-dir", str(tmp_path / "out")],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        timeout=120,
-    )
-    assert done.returncode == 2, "a missing model is a usage error, as in every tool"
-    assert done.stderr.count("\n") == 1 and "no FusionTabletop model at" in done.stderr
-    assert "models/fusion_tabletop/model.onnx" in done.stderr and not (tmp_path / "out").exists()
+def test_missing_tabletop_model_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # the shipped model is in the tree, so point the demo at a model folder that does not exist
+    monkeypatch.setattr(demo, "TABLETOP_MODEL", Path("models") / "not_shipped" / "model.onnx")
+    status = demo.main(["--model", "tabletop", "--output-dir", str(tmp_path / "out")])
+    assert status == 2, "a missing model is a usage error, as in every tool"
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "no FusionTabletop model at" in error
+    assert "models/not_shipped/model.onnx (file not found)" in error and not (tmp_path / "out").exists()
 
 
 def test_camera_scenes_make_a_bag_of_camera_size_colour_views(tmp_path: Path) -> None:
