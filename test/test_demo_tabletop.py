@@ -16,7 +16,6 @@ from fusionvae_ros.bag.bag_files import GROUND_TRUTH_TOPIC
 from fusionvae_ros.bag.make_bag import MakeBagOptions, make_bag
 from fusionvae_ros.bag.score import load_ground_truth
 
-REPO = Path(__file__).resolve().parents[1]
 WIDTH, HEIGHT = 96, 72
 
 
