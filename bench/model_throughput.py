@@ -2,16 +2,20 @@
 
 Prints markdown tables: parameter counts of every preset next to the paper's setup, then images/s and peak memory
 per measured preset in both memory layouts, contiguous NCHW (the old layout) and channels_last (what training/train.py
-uses), with their ratio from the same run. Runs on CUDA when available (paper batch sizes, halved on out-of-memory),
-else on CPU with smaller default batches (printed). Peak memory: torch.cuda.max_memory_allocated on GPU; on CPU the
-increase of the process RSS over its value before the model was built, sampled every 5 ms from /proc/self/statm.
+uses), with their ratio from the same run. The layouts are timed in interleaved rounds (one K = 0..3 cycle each per
+round), so load from other processes hits both alike. Runs on CUDA when available (paper batch sizes, halved on
+out-of-memory), else on CPU with smaller default batches (printed). Peak memory (measured during the warm-up, one
+layout at a time): torch.cuda.max_memory_allocated on GPU; on CPU the increase of the process RSS over its value
+before the model was built (freed heap returned to the system first), sampled every 5 ms from /proc/self/statm.
 
-    python bench/model_throughput.py [--presets fusion_mnist fusion_tabletop] [--batch N] [--steps 4] [--device cpu]
+    python bench/model_throughput.py [--presets fusion_mnist fusion_tabletop] [--batch N] [--rounds 4] [--device cpu]
 """
 
 from __future__ import annotations
 
 import argparse
+import ctypes
+import ctypes.util
 import os
 import threading
 import time
@@ -50,10 +54,21 @@ class Measurement:
         return self.batch / self.seconds_per_step
 
 
+def release_free_heap() -> None:
+    """Return freed heap memory to the system (glibc malloc_trim), so that an RSS increase measured next counts
+    what the next model allocates, not only what the previous one left unused."""
+    libc_name = ctypes.util.find_library("c")
+    if libc_name:
+        libc = ctypes.CDLL(libc_name)
+        if hasattr(libc, "malloc_trim"):
+            libc.malloc_trim(0)
+
+
 class RssSampler:
     """Background thread tracking the peak resident set size of this process (Linux /proc)."""
 
     def __init__(self, interval: float = 0.005) -> None:
+        release_free_heap()
         self.interval = interval
         self.page = os.sysconf("SC_PAGE_SIZE")
         self.peak = self.current()
@@ -83,7 +98,7 @@ class RssSampler:
 
 
 def train_steps(model: FusionVAE, optimizer: torch.optim.Optimizer, batch: int, steps: int, device: str) -> float:
-    """Run `steps` training steps (K cycling 0..3 like training) and return seconds per step."""
+    """Run `steps` training steps (K cycling 0..3 like training) and return the seconds they took."""
     cfg = model.config
     shape = (cfg.channels, cfg.image_size, cfg.image_size)
     target = torch.rand(batch, *shape, device=device)
@@ -97,14 +112,23 @@ def train_steps(model: FusionVAE, optimizer: torch.optim.Optimizer, batch: int, 
         optimizer.step()
     if device == "cuda":
         torch.cuda.synchronize()
-    return (time.perf_counter() - start) / steps
+    return time.perf_counter() - start
 
 
 LAYOUTS = {"contiguous": torch.contiguous_format, "channels_last": torch.channels_last}
 
 
-def measure(preset: str, layout: str, batch: int, steps: int, device: str) -> Measurement:
-    """Warm up (one cycle over K = 0..3), then time `steps` training steps of `preset` in `layout` at `batch`."""
+@dataclass
+class Trainer:
+    """A model in one memory layout with its optimiser, ready for timed steps; `peak_bytes` from its warm-up."""
+
+    model: FusionVAE
+    optimizer: torch.optim.Optimizer
+    peak_bytes: int
+
+
+def warmed_up(preset: str, layout: str, batch: int, device: str) -> Trainer:
+    """Build `preset` in `layout` and run one K = 0..3 cycle, measuring peak memory meanwhile."""
     if device == "cuda":
         torch.cuda.empty_cache()
         torch.cuda.reset_peak_memory_stats()
@@ -114,16 +138,30 @@ def measure(preset: str, layout: str, batch: int, steps: int, device: str) -> Me
         model = FusionVAE(ModelConfig.preset(preset)).to(device, memory_format=LAYOUTS[layout])
         optimizer = torch.optim.Adamax(model.parameters(), lr=1e-2)
         train_steps(model, optimizer, batch, 4, device)
-        seconds = train_steps(model, optimizer, batch, steps, device)
     peak = torch.cuda.max_memory_allocated() if device == "cuda" else sampler.peak - baseline
-    return Measurement(preset, layout, batch, steps, seconds, peak)
+    return Trainer(model, optimizer, peak)
 
 
-def measure_fitting(preset: str, layout: str, batch: int, steps: int, device: str) -> Measurement:
+def measure(preset: str, batch: int, rounds: int, device: str) -> list[Measurement]:
+    """Both layouts of `preset` at `batch`: warm-up and memory one at a time, then `rounds` interleaved timed
+    K = 0..3 cycles (4 steps) per layout."""
+    trainers = {layout: warmed_up(preset, layout, batch, device) for layout in LAYOUTS}
+    seconds = dict.fromkeys(LAYOUTS, 0.0)
+    for _ in range(rounds):
+        for layout, trainer in trainers.items():
+            seconds[layout] += train_steps(trainer.model, trainer.optimizer, batch, 4, device)
+    steps = 4 * rounds
+    return [
+        Measurement(preset, layout, batch, steps, seconds[layout] / steps, trainers[layout].peak_bytes)
+        for layout in LAYOUTS
+    ]
+
+
+def measure_fitting(preset: str, batch: int, rounds: int, device: str) -> list[Measurement]:
     """`measure`, halving the batch on CUDA out-of-memory until it fits."""
     while True:
         try:
-            return measure(preset, layout, batch, steps, device)
+            return measure(preset, batch, rounds, device)
         except torch.cuda.OutOfMemoryError:
             if batch == 1:
                 raise
@@ -161,16 +199,19 @@ def main() -> None:
         "--presets", nargs="+", default=["fusion_mnist", "fusion_celeba", "fusion_tabletop"], choices=sorted(PAPER)
     )
     parser.add_argument("--batch", type=int, help="batch size for every preset (default: paper on GPU, small on CPU)")
-    parser.add_argument("--steps", type=int, default=4, help="timed steps per preset after 4 warm-up steps")
+    parser.add_argument("--rounds", type=int, default=4, help="interleaved timed rounds of 4 steps per layout")
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cuda" if torch.cuda.is_available() else "cpu")
     args = parser.parse_args()
-    if args.steps < 1 or (args.batch is not None and args.batch < 1):
-        parser.error("--steps and --batch must be >= 1")
+    if args.rounds < 1 or (args.batch is not None and args.batch < 1):
+        parser.error("--rounds and --batch must be >= 1")
     torch.manual_seed(0)
     device_name = torch.cuda.get_device_name() if args.device == "cuda" else f"CPU ({torch.get_num_threads()} threads)"
     print(f"## FusionVAE presets (torch {torch.__version__})\n\n{parameter_table()}\n")
     memory = "torch.cuda.max_memory_allocated" if args.device == "cuda" else "RSS increase, sampled every 5 ms"
-    print(f"## Training throughput on {device_name}: forward + backward + AdaMax, K cycling 0..3\n")
+    print(
+        f"## Training throughput on {device_name}: forward + backward + AdaMax, K cycling 0..3, "
+        f"{args.rounds} interleaved rounds of 4 steps per layout\n"
+    )
     print(
         f"| preset | layout | batch (paper) | ms/step | train images/s | vs contiguous | peak memory MiB ({memory}) |"
     )
@@ -178,12 +219,12 @@ def main() -> None:
     for preset in args.presets:
         paper_batch = PAPER[preset]["batch"]
         default = paper_batch if args.device == "cuda" and paper_batch else CPU_BATCH[preset]
-        baseline: Measurement | None = None
-        for layout in LAYOUTS:
-            result = measure_fitting(preset, layout, args.batch or default, args.steps, args.device)
-            baseline = baseline or result
+        results = measure_fitting(preset, args.batch or default, args.rounds, args.device)
+        baseline = results[0]
+        for result in results:
             print(
-                f"| {preset} | {layout} | {result.batch} ({paper_batch or '-'}) | {1000 * result.seconds_per_step:.0f} "
+                f"| {preset} | {result.layout} | {result.batch} ({paper_batch or '-'}) | "
+                f"{1000 * result.seconds_per_step:.0f} "
                 f"| {result.images_per_second:.1f} | {result.images_per_second / baseline.images_per_second:.2f}x | "
                 f"{result.peak_bytes / 2**20:.0f} |",
                 flush=True,
