@@ -196,7 +196,7 @@ def main() -> None:
     """Parse arguments, print the parameter table and the throughput table."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
-        "--presets", nargs="+", default=["fusion_mnist", "fusion_celeba", "fusion_tabletop"], choices=sorted(PAPER)
+        "--presets", nargs="+", default=["fusion_mnist", "fusion_tless", "fusion_tabletop"], choices=sorted(PAPER)
     )
     parser.add_argument("--batch", type=int, help="batch size for every preset (default: paper on GPU, small on CPU)")
     parser.add_argument("--rounds", type=int, default=4, help="interleaved timed rounds of 4 steps per layout")
