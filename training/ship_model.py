@@ -54,26 +54,32 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def comparison_checkpoints(runs: list[Path], budget: dict[str, Any]) -> list[Path]:
-    """The last checkpoints of the --compare runs; CheckpointError unless each finished with `budget`."""
+def require_finished(payload: dict[str, Any], label: str) -> None:
+    """CheckpointError naming `label` unless the checkpoint's run finished its budget."""
+    status = payload["meta"].get("status")
+    if status != "finished":
+        raise CheckpointError(f"{label}: run status is {status!r}, not 'finished'")
+
+
+def comparison_rows(runs: list[Path], references: list[str], budget: dict[str, Any]) -> list[str]:
+    """evaluate.py arguments after the shipped checkpoint adding the --compare runs' last checkpoints and the
+    references as rows; CheckpointError unless each run finished with `budget`."""
     checkpoints = []
     for run in runs:
         path = run / CHECKPOINT_FILE
         payload = load_checkpoint(path)
-        if payload["meta"].get("status") != "finished":
-            raise CheckpointError(f"--compare {run}: run status is {payload['meta'].get('status')!r}, not 'finished'")
+        require_finished(payload, f"--compare {run}")
         theirs = payload["train_state"]["config"]["budget"]
         if theirs != budget:
             raise CheckpointError(f"--compare {run}: trained with budget {theirs}, the shipped model with {budget}")
-        checkpoints.append(path)
-    return checkpoints
+        checkpoints.append(str(path))
+    return [*checkpoints, *(["--references", *references] if references else [])]
 
 
 def slim_payload(payload: dict[str, Any], source: Path) -> dict[str, Any]:
     """The checkpoint fields a deployed model needs, with the run's recipe and budget moved into `meta`."""
     train_state = payload["train_state"]
-    if payload["meta"].get("status") != "finished":
-        raise CheckpointError(f"checkpoint {source}: run status is {payload['meta'].get('status')!r}, not 'finished'")
+    require_finished(payload, f"checkpoint {source}")
     return {
         "model_kind": payload["model_kind"],
         "model_config": payload["model_config"],
@@ -98,17 +104,16 @@ def evaluate(
     nll_samples: int,
     items: int | None,
     data_root: str | None,
-    compare: list[Path] | None = None,
+    extra_rows: list[str] | None = None,
 ) -> list[str]:
     """Run training/evaluate.py on `split` (of the run's data_root, if it had one) at the --temperatures into `out`,
-    with the `compare` checkpoints and the --references as further rows; returns its command."""
+    with `extra_rows` (comparison_rows) after the checkpoint; returns its command."""
     command = [
         sys.executable,
         str(TRAINING / "evaluate.py"),
         "--checkpoint",
         str(checkpoint),
-        *(str(path) for path in compare or []),
-        *(["--references", *args.references] if compare is not None and args.references else []),
+        *(extra_rows or []),
         "--split",
         split,
         "--nll-samples",
@@ -195,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         source = args.run_dir / CHECKPOINT_FILE
         slim = slim_payload(load_checkpoint(source), source)
-        compare = comparison_checkpoints(args.compare, slim["meta"]["train_config"]["budget"])
+        extra_rows = comparison_rows(args.compare, args.references, slim["meta"]["train_config"]["budget"])
         with tempfile.TemporaryDirectory(
             prefix=".ship_", dir=args.out.parent if args.out.parent.exists() else None
         ) as tmp:
@@ -217,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
                 nll_samples=args.nll_samples,
                 items=args.items,
                 data_root=data_root,
-                compare=compare,
+                extra_rows=extra_rows,
             )
             table = (work / "eval" / "table.md").read_text(encoding="utf-8")
             for command in (val_command, eval_command):
