@@ -270,11 +270,11 @@ def main() -> None:
     print(load_average("start"))
     results: dict[str, dict[str, Timing]] = {}
     with tempfile.TemporaryDirectory(prefix="fusionvae_bench_") as workdir:
-        for name in ["custom"] if args.onnx else args.models:
-            if args.onnx:
-                onnx_path, checkpoint, description = args.onnx, args.checkpoint, f"{args.onnx} ({args.checkpoint})"
-            else:
-                onnx_path, checkpoint, description = model_files(name, Path(workdir))
+        if args.onnx:
+            models = [("custom", (args.onnx, args.checkpoint, f"{args.onnx} ({args.checkpoint})"))]
+        else:
+            models = [(name, model_files(name, Path(workdir))) for name in args.models]
+        for name, (onnx_path, checkpoint, description) in models:
             print(f"\n# {name}: {description}")
             results[name] = cpu_section(onnx_path, checkpoint, args, targets=name == TARGET_MODEL)
             print(load_average(f"end of the CPU section of {name}"))
