@@ -29,6 +29,8 @@ from fusionvae_core.metrics import DEFAULT_CHUNK_SIZE, mse_min, nll_bpd
 from fusionvae_core.model import FusionVAE
 
 VIEW_COUNTS = (0, 1, 2, 3)
+# what training/evaluate.py writes into its output folder (diagnostics.md only when a latent-variable model is scored)
+TABLE_MARKDOWN, TABLE_CSV, FIGURE_PNG, DIAGNOSTICS_MARKDOWN = "table.md", "table.csv", "figure.png", "diagnostics.md"
 PAPER_TEMPERATURES = (0.6, 0.8, 1.0)  # the temperatures of the authors' figures
 MNIST_LIKE = ("fusion_mnist", "fusion_fashion")  # 28×28 digits padded to 32×32
 TABLE_SCALE = 100.0  # the paper reports both metrics in units of 1e-2

@@ -28,6 +28,7 @@ from fusionvae_core.evaluation import (
     evaluate_model,
     evaluation_batches,
 )
+from fusionvae_core.latent_diagnostics import latent_diagnostics
 from fusionvae_core.metrics import mse_min, nll_bpd, sample_noise
 from fusionvae_core.training import CHECKPOINT_FILE, load_trained_model
 from training import evaluate, train
@@ -157,6 +158,43 @@ def test_evaluate_cli_writes_the_paper_table_and_figure(
     assert capsys.readouterr().out.startswith("| model |")
 
     _check_figure(out / "figure.png", test_split)
+    _check_diagnostics(out / "diagnostics.md", checkpoints, test_split)
+
+
+def _check_diagnostics(path: Path, checkpoints: dict[str, Path], test_split: FusionDataset) -> None:
+    """diagnostics.md: rows for the latent-variable models only (K = 0..3 each), one KL per latent group, and the
+    per-batch values (batch size 3) averaged to what one batch of all 6 items gives."""
+    cells = _parse_markdown_table(path.read_text())
+    assert cells[0][:2] == ["model", "K"]
+    rows = {(row[0], int(row[1])): row[2:] for row in cells[1:]}
+    assert sorted(rows) == [(name, k) for name in ("CVAE", "FusionVAE") for k in VIEW_COUNTS]
+    settings = EvaluationSettings(batch_size=6, max_items=6)
+    for name, kind in (("FusionVAE", "fusionvae"), ("CVAE", "cvae")):
+        model = load_trained_model(checkpoints[kind]).model
+        for k in VIEW_COUNTS:
+            groups, total, prior_mse, posterior_mse = rows[(name, k)]
+            kl = [float(value) for value in groups.split(", ")]
+            assert (
+                len(kl) == len(model.latent_shapes())
+                and min(kl) >= 0
+                and float(total) == pytest.approx(sum(kl), abs=0.2)
+            )
+            ((views, target),) = evaluation_batches(test_split, settings, k)
+            whole = latent_diagnostics(model, views, target)
+            assert float(prior_mse) == pytest.approx(100 * whole.prior_mean_mse, abs=0.006), (name, k)
+            assert float(posterior_mse) == pytest.approx(100 * whole.posterior_mean_mse, abs=0.006), (name, k)
+            assert [float(value) for value in groups.split(", ")] == pytest.approx(whole.kl_per_group, abs=0.06)
+
+
+def test_evaluate_cli_writes_no_diagnostics_without_a_latent_variable_model(
+    checkpoints: dict[str, Path], tmp_path: Path
+) -> None:
+    out = tmp_path / "eval"
+    out.mkdir()
+    (out / "diagnostics.md").write_text("from an earlier evaluation of other models\n")
+    arguments = ["--checkpoint", str(checkpoints["fcn"]), "--references", "mean", "--items", "2", "--mse-samples", "1"]
+    assert evaluate.main([*arguments, "--out", str(out)]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["figure.png", "table.csv", "table.md"]
 
 
 def _check_figure(path: Path, test_split: FusionDataset) -> None:

@@ -63,6 +63,9 @@ def test_reproduction_resumes_trains_evaluates_reports_and_is_idempotent(
     assert re.search(r"\| FusionVAE \| [\d.*]+ \|", measured), "FusionVAE has NLL numbers"
     paper = report.split("## Paper")[1]
     assert "| FusionVAE | **15.93** | **14.17** | 13.70 | 13.48 | **14.39** |" in paper and "**1.45**" in paper
+    diagnostics = report.split("## Where the information sits (latent diagnostics)")[1]
+    names = [line.split("|")[1].strip() for line in diagnostics.splitlines() if line.startswith("| ")][1:]
+    assert names == [name for name in ("CVAE", "CVAE+S", "FusionVAE") for _ in range(4)], "latent models, K = 0..3"
     figure = out.parent / "fusion_mnist" / "figure.png"
     assert figure.is_file() and "(fusion_mnist/figure.png)" in report
 

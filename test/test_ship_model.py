@@ -95,8 +95,12 @@ def test_baselines_of_the_same_budget_and_references_join_the_test_table(finishe
     )  # fmt: skip
     assert ship.returncode == 0, ship.stderr
     metrics = (out / "metrics.md").read_text()
-    rows = [line.split("|")[1].strip() for line in metrics.splitlines() if line.startswith("| ")][1:]
+    table, rest = metrics.split("## Where the information sits (latent diagnostics)")
+    diagnostics = rest.split("## Training config")[0]
+    rows = [line.split("|")[1].strip() for line in table.splitlines() if line.startswith("| ")][1:]
     assert rows == ["FusionVAE", "CVAE+S", "view mean", "view max"], rows
+    rows = [line.split("|")[1:3] for line in diagnostics.splitlines() if line.startswith("| ")][1:]
+    assert [(name.strip(), int(k)) for name, k in rows] == [(n, k) for n in ("FusionVAE", "CVAE+S") for k in range(4)]
     assert f"same budget and recipe: `{baseline}`" in metrics and f"{baseline}/checkpoints/last.pt" in metrics
 
     longer = _tiny_run(tmp_path / "longer", "--set", "model.kind=cvae_s", "--set", "budget.max_steps=4")

@@ -5,8 +5,9 @@
 
 Per model: NLL in bits/dim by importance sampling (latent-variable models only; on FusionMNIST-style data over the
 28×28 digit, /784, as NVAE scores MNIST) and MSE_min over prior samples at each of --temperatures (default the
-authors' 0.6 0.8 1.0), for K = 0..3 views and their average, in units of 1e-2. OUT receives table.md, table.csv and
-figure.png.
+authors' 0.6 0.8 1.0), for K = 0..3 views and their average, in units of 1e-2. OUT receives table.md, table.csv,
+figure.png and, when a latent-variable model is scored, diagnostics.md (KL per latent group, prior- vs posterior-mean
+error per K: why a model ranks where it does).
 Missing or unusable checkpoints and bad arguments print one line and exit with status 2 before anything is written.
 """
 
@@ -24,7 +25,11 @@ from fusionvae_core.baselines import REFERENCE_NAMES, ViewReference
 from fusionvae_core.checkpoint import CheckpointError
 from fusionvae_core.data import DATASET_NAMES, SPLITS, DatasetError, FusionDataset, build_dataset
 from fusionvae_core.evaluation import (
+    DIAGNOSTICS_MARKDOWN,
+    FIGURE_PNG,
     MNIST_LIKE,
+    TABLE_CSV,
+    TABLE_MARKDOWN,
     EvaluationSettings,
     ModelScores,
     add_temperatures_option,
@@ -37,11 +42,11 @@ from fusionvae_core.evaluation import (
     temperature_value,
     write_csv,
 )
+from fusionvae_core.latent_diagnostics import diagnostics_section
 from fusionvae_core.metrics import DEFAULT_CHUNK_SIZE
 from fusionvae_core.training import ConfigError, TrainedModel, load_trained_model
 from fusionvae_core.training.config import stored_data
 
-TABLE_MARKDOWN, TABLE_CSV, FIGURE_PNG = "table.md", "table.csv", "figure.png"
 MIN_TABLE_MSE_SAMPLES = 100  # fewer prior samples penalise the most diverse model; the authors used 1000
 
 
@@ -182,8 +187,14 @@ def main(argv: list[str] | None = None) -> int:
     render_figure(
         args.out / FIGURE_PNG, predictors, dataset, device, seed=args.seed, temperature=args.figure_temperature
     )
+    written = [args.out / TABLE_MARKDOWN, args.out / TABLE_CSV, args.out / FIGURE_PNG]
+    diagnostics = diagnostics_section(predictors, dataset, settings, device)
+    (args.out / DIAGNOSTICS_MARKDOWN).unlink(missing_ok=True)  # none from an earlier run with other models
+    if diagnostics:
+        written.append(args.out / DIAGNOSTICS_MARKDOWN)
+        written[-1].write_text("\n".join(diagnostics), encoding="utf-8")
     print(table, end="")
-    print(f"wrote {args.out / TABLE_MARKDOWN}, {args.out / TABLE_CSV}, {args.out / FIGURE_PNG}")
+    print(f"wrote {', '.join(str(path) for path in written)}")
     return 0
 
 

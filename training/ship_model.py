@@ -6,7 +6,8 @@
 
 OUT receives checkpoint.pt (weights + model config + the run's config and budget, no optimiser state: a third of
 the size), model.onnx (training/export.py's validated export of that checkpoint) and metrics.md (the training
-command, config, data split, seed, budget, hardware and evaluate.py's table on the test split). The sampling
+command, config, data split, seed, budget, hardware and evaluate.py's table and latent diagnostics on the test
+split). The sampling
 temperature with the lowest average MSE_min on the validation split (of --temperatures) is recorded in the
 checkpoint and the ONNX metadata: backends and the node use it unless told otherwise. --compare adds finished
 baseline runs trained with the same budget (batch size and length) and --references the view-fusion references to
@@ -28,7 +29,7 @@ import yaml
 
 from fusionvae_core.baselines import REFERENCE_NAMES
 from fusionvae_core.checkpoint import CheckpointError, file_sha256, load_checkpoint, save_checkpoint
-from fusionvae_core.evaluation import add_temperatures_option, read_csv
+from fusionvae_core.evaluation import DIAGNOSTICS_MARKDOWN, TABLE_CSV, TABLE_MARKDOWN, add_temperatures_option, read_csv
 from fusionvae_core.export import ExportError, export_checkpoint
 from fusionvae_core.training import CHECKPOINT_FILE
 
@@ -147,7 +148,7 @@ def best_temperature(table_csv: Path, temperatures: list[float]) -> tuple[float,
 
 
 def metrics_markdown(
-    meta: dict[str, Any], args: argparse.Namespace, eval_command: list[str], val_command: list[str], table: str
+    meta: dict[str, Any], args: argparse.Namespace, eval_command: list[str], val_command: list[str], results: str
 ) -> str:
     """metrics.md: how the model was made and how it scores, every figure tied to the command that produced it."""
     config = meta["train_config"]
@@ -182,7 +183,7 @@ def metrics_markdown(
             "    " + shlex.join(relative_eval),
             "",
             *_comparison_lines(args),
-            table.strip(),
+            results.strip(),
             "",
             "## Training config",
             "",
@@ -210,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
             val_command = evaluate(
                 checkpoint, args, work / "val", split="val", nll_samples=1, items=args.val_items, data_root=data_root
             )
-            temperature, selection = best_temperature(work / "val" / "table.csv", args.temperatures)
+            temperature, selection = best_temperature(work / "val" / TABLE_CSV, args.temperatures)
             slim["meta"] |= {"temperature": temperature, "temperature_selection": selection}
             checkpoint = save_checkpoint(work / CHECKPOINT_NAME, **slim)
             export_checkpoint(checkpoint, work / ONNX_NAME)
@@ -224,11 +225,15 @@ def main(argv: list[str] | None = None) -> int:
                 data_root=data_root,
                 extra_rows=extra_rows,
             )
-            table = (work / "eval" / "table.md").read_text(encoding="utf-8")
+            results = "\n".join(
+                path.read_text(encoding="utf-8")
+                for path in (work / "eval" / TABLE_MARKDOWN, work / "eval" / DIAGNOSTICS_MARKDOWN)
+                if path.is_file()
+            )
             for command in (val_command, eval_command):
                 command[command.index(str(checkpoint))] = str(args.out / CHECKPOINT_NAME)
                 command[command.index("--out") + 1] = "EVAL_DIR"
-            markdown = metrics_markdown(slim["meta"], args, eval_command, val_command, table)
+            markdown = metrics_markdown(slim["meta"], args, eval_command, val_command, results)
             (work / METRICS_NAME).write_text(markdown, "utf-8")
             args.out.mkdir(parents=True, exist_ok=True)
             for name in (CHECKPOINT_NAME, ONNX_NAME, METRICS_NAME):
