@@ -76,14 +76,15 @@ def diagnostics_section(
         "| model | K | KL per group | KL total | MSE prior mean | MSE posterior mean |",
         "|---|---:|---|---:|---:|---:|",
     ]
-    for name, model in latent_models:
-        for k in VIEW_COUNTS:
-            result = _item_average(
-                [
-                    (target.shape[0], latent_diagnostics(model, views.to(device), target.to(device)))
-                    for views, target in evaluation_batches(dataset, settings, k)
-                ]
+    per_model: list[dict[int, LatentDiagnostics]] = [{} for _ in latent_models]
+    for k in VIEW_COUNTS:  # each K's items are loaded once and serve every model
+        batches = [(views.to(device), target.to(device)) for views, target in evaluation_batches(dataset, settings, k)]
+        for results, (_, model) in zip(per_model, latent_models):
+            results[k] = _item_average(
+                [(target.shape[0], latent_diagnostics(model, views, target)) for views, target in batches]
             )
+    for (name, _), results in zip(latent_models, per_model):
+        for k, result in results.items():
             groups = ", ".join(f"{value:.1f}" for value in result.kl_per_group)
             lines.append(
                 f"| {name} | {k} | {groups} | {sum(result.kl_per_group):.1f} | "
