@@ -23,7 +23,7 @@ import torch
 from PIL import Image, ImageDraw, ImageFont
 from tqdm import tqdm
 
-from fusionvae_core.data import FusionDataset, make_loader
+from fusionvae_core.data import FusionBatch, FusionDataset, make_loader
 from fusionvae_core.data.digits import DIGIT_BORDER
 from fusionvae_core.metrics import DEFAULT_CHUNK_SIZE, mse_min, nll_bpd
 from fusionvae_core.model import FusionVAE
@@ -128,8 +128,8 @@ def evaluate_model(
     for k in VIEW_COUNTS:
         nll_values: list[torch.Tensor] = []
         mse_values: dict[float, list[torch.Tensor]] = {t: [] for t in settings.temperatures}
-        for views, target in tqdm(evaluation_batches(dataset, settings, k), desc=f"{name} K={k}", disable=None):
-            views, target = views.to(device), target.to(device)
+        for batch in tqdm(evaluation_batches(dataset, settings, k), desc=f"{name} K={k}", disable=None):
+            views, target = batch.views.to(device), batch.target.to(device)
             if is_deterministic(model):
                 with torch.no_grad():
                     prediction = model.predict(views)
@@ -168,18 +168,16 @@ def evaluate_model(
     return scores
 
 
-def evaluation_batches(
-    dataset: FusionDataset, settings: EvaluationSettings, k: int
-) -> list[tuple[torch.Tensor, torch.Tensor]]:
+def evaluation_batches(dataset: FusionDataset, settings: EvaluationSettings, k: int) -> list[FusionBatch]:
     """The evaluation items (the first `max_items`, if set) with K = k views, in batches of `batch_size`."""
     loader = make_loader(dataset, settings.batch_size, shuffle=False, num_workers=0, seed=settings.seed, fixed_k=k)
     limit = len(dataset) if settings.max_items is None else min(settings.max_items, len(dataset))
     batches, seen = [], 0
-    for views, target in loader:
+    for batch in loader:
         if seen >= limit:
             break
-        keep = min(target.shape[0], limit - seen)
-        batches.append((views[:keep], target[:keep]))
+        keep = min(batch.target.shape[0], limit - seen)
+        batches.append(FusionBatch(*(None if part is None else part[:keep] for part in batch)))
         seen += keep
     return batches
 
@@ -301,7 +299,7 @@ def render_figure(
         torch.manual_seed(seed)
         for k in VIEW_COUNTS:
             loader = make_loader(dataset, FIGURE_EXAMPLES_PER_K, shuffle=False, num_workers=0, seed=seed, fixed_k=k)
-            views, target = next(iter(loader))
+            views, target, *_ = next(iter(loader))
             outputs = [_hypotheses(model, views.to(device), temperature).cpu() for _, model in models]
             for b in range(target.shape[0]):
                 row: list[torch.Tensor | None] = [views[b, i] if i < k else None for i in range(3)]

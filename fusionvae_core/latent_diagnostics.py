@@ -78,7 +78,9 @@ def diagnostics_section(
     ]
     per_model: list[dict[int, LatentDiagnostics]] = [{} for _ in latent_models]
     for k in VIEW_COUNTS:  # each K's items are loaded once and serve every model
-        batches = [(views.to(device), target.to(device)) for views, target in evaluation_batches(dataset, settings, k)]
+        batches = [
+            (batch.views.to(device), batch.target.to(device)) for batch in evaluation_batches(dataset, settings, k)
+        ]
         for results, (_, model) in zip(per_model, latent_models):
             results[k] = _item_average(
                 [(target.shape[0], latent_diagnostics(model, views, target)) for views, target in batches]

@@ -24,7 +24,8 @@ def test_two_workers_give_one_k_per_batch_all_k_values_and_different_masks() -> 
     ks = []
     for batch in batches:
         assert isinstance(batch, FusionBatch)
-        views, target = batch
+        views, target, visibility, _ = batch
+        assert visibility.shape == (*views.shape[:2], 32, 32)
         assert views.ndim == 5 and views.shape[0] == 8 and views.shape[2:] == (1, 32, 32)
         assert target.shape == (8, 1, 32, 32) and bool((target == 1).all())
         ks.append(views.shape[1])

@@ -32,7 +32,9 @@ def mean_visible_fraction(occlusion: Occlusion, size: int, channels: int = 3, dr
     rng = np.random.default_rng(0)
     target = np.full((channels, size, size), 0.5, dtype=np.float32)
     target[0] = 0.75  # no occluder colour and no black window equals this
-    fractions = [(np.abs(view_maker(target, rng) - target) < 1e-6).all(axis=1).mean(axis=(1, 2)) for _ in range(draws)]
+    fractions = [
+        (np.abs(view_maker(target, rng).views - target) < 1e-6).all(axis=1).mean(axis=(1, 2)) for _ in range(draws)
+    ]
     return float(np.mean(fractions))
 
 
@@ -59,7 +61,9 @@ def test_occluders_visible_fraction_and_grey_targets(tmp_path: Path) -> None:
         fraction = mean_visible_fraction(occlusion, size)
         assert 0.55 <= fraction <= 0.75, (size, fraction)
     # Grey targets get the occluders' luminance: one channel out, some pixels changed, values in [0, 1].
-    views = occlusion.view_maker(32, "val")(np.full((1, 32, 32), 0.75, dtype=np.float32), np.random.default_rng(1))
+    views = occlusion.view_maker(32, "val")(
+        np.full((1, 32, 32), 0.75, dtype=np.float32), np.random.default_rng(1)
+    ).views
     assert views.shape == (3, 1, 32, 32)
     assert views.min() >= 0.0 and views.max() <= 1.0 and (views != 0.75).any()
     fewer = Occlusion("occluders", {"occluder_dir": str(tmp_path / "cutouts"), "per_view": [1, 1]})
@@ -68,8 +72,8 @@ def test_occluders_visible_fraction_and_grey_targets(tmp_path: Path) -> None:
 
 def test_none_passes_the_target_through_unchanged() -> None:
     target = np.random.default_rng(0).random((3, 16, 16)).astype(np.float32)
-    views = Occlusion("none").view_maker(16, "train")(target, np.random.default_rng(0))
-    assert views.shape == (3, 3, 16, 16)
+    views, visibility = Occlusion("none").view_maker(16, "train")(target, np.random.default_rng(0))
+    assert views.shape == (3, 3, 16, 16) and visibility.shape == (3, 16, 16) and (visibility == 1).all()
     for view in views:
         np.testing.assert_array_equal(view, target)
 

@@ -67,7 +67,7 @@ def test_nll_with_one_importance_sample_is_the_negative_elbo_in_bits_per_dim(
     dimensions_ln2 = 32 * 32 * math.log(2.0)
     for k in VIEW_COUNTS:
         negative_elbo = []
-        for views, target in evaluation_batches(test_split, settings, k):
+        for views, target, *_ in evaluation_batches(test_split, settings, k):
             with torch.no_grad():
                 out = model(views, target, noise=sample_noise(model, target.shape[0], seed=3, sample_index=0))
             negative_elbo.append(-out.log_weight / dimensions_ln2)
@@ -80,7 +80,7 @@ def test_mean_nll_does_not_grow_with_more_importance_samples(
     model = load_trained_model(checkpoints["fusionvae"]).model
     settings = EvaluationSettings(batch_size=4, max_items=48)
     one, many = [], []
-    for views, target in evaluation_batches(test_split, settings, 1):
+    for views, target, *_ in evaluation_batches(test_split, settings, 1):
         one.append(nll_bpd(model, views, target, num_importance=1, seed=1, chunk_size=1))
         many.append(nll_bpd(model, views, target, num_importance=16, seed=1, chunk_size=16))
     # Per item, the 16-sample estimate need not be lower, but its expectation is (Burda et al.): a paired
@@ -95,7 +95,7 @@ def test_mse_min_does_not_grow_with_more_samples(checkpoints: dict[str, Path], t
     for kind in ("fusionvae", "cvae"):
         model = load_trained_model(checkpoints[kind]).model
         for k in (0, 2):
-            for views, target in evaluation_batches(test_split, settings, k):
+            for views, target, *_ in evaluation_batches(test_split, settings, k):
                 few = mse_min(model, views, target, num_samples=4, seed=2, chunk_size=4)
                 more = mse_min(model, views, target, num_samples=12, seed=2, chunk_size=4)
                 assert (more <= few).all(), (kind, k)
@@ -179,7 +179,7 @@ def _check_diagnostics(path: Path, checkpoints: dict[str, Path], test_split: Fus
                 and min(kl) >= 0
                 and float(total) == pytest.approx(sum(kl), abs=0.2)
             )
-            ((views, target),) = evaluation_batches(test_split, settings, k)
+            ((views, target, *_),) = evaluation_batches(test_split, settings, k)
             whole = latent_diagnostics(model, views, target)
             assert float(prior_mse) == pytest.approx(100 * whole.prior_mean_mse, abs=0.006), (name, k)
             assert float(posterior_mse) == pytest.approx(100 * whole.posterior_mean_mse, abs=0.006), (name, k)

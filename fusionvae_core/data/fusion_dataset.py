@@ -1,4 +1,5 @@
-"""The fusion dataset: per index a clean target [C,H,W] and 3 independently corrupted views [3,C,H,W].
+"""The fusion dataset: per index a clean target [C,H,W], 3 independently corrupted views [3,C,H,W] and their
+visibility labels [3,H,W] (data/visibility.py).
 
 Randomness: for "val"/"test" every draw (views, augmentation) comes from a numpy generator seeded with
 (seed, split, index), so every evaluation sees the same inputs; for "train" each item gets a fresh generator
@@ -14,6 +15,7 @@ import torch
 from torch.utils.data import Dataset
 
 from fusionvae_core.data.image_files import to_chw_float
+from fusionvae_core.data.visibility import MadeViews, agreement_visibility
 
 SPLITS = ("train", "val", "test")
 _SPLIT_CODES = {split: code for code, split in enumerate(SPLITS)}
@@ -21,11 +23,15 @@ NUM_VIEWS = 3
 
 
 class FusionItem(NamedTuple):
-    """One sample: `views` float [3,C,H,W], `target` float [C,H,W] (both in [0,1]), `dataset_index`."""
+    """One sample: `views` float [3,C,H,W], `target` float [C,H,W] (both in [0,1]), `dataset_index`, `visibility`
+    float [3,H,W] (1 = the view shows the scene there) and, where the data knows it, `object_mask` bool [H,W]
+    (target-object pixels: the renderer's segmentation)."""
 
     views: torch.Tensor
     target: torch.Tensor
     dataset_index: int
+    visibility: torch.Tensor
+    object_mask: torch.Tensor | None = None
 
 
 class TargetSource(Protocol):
@@ -44,10 +50,10 @@ class TargetSource(Protocol):
 
 
 class ViewMaker(Protocol):
-    """Turns one target [C,H,W] into independently corrupted views [V,C,H,W] using `rng`."""
+    """Turns one target [C,H,W] into independently corrupted views [V,C,H,W] and their visibility using `rng`."""
 
-    def __call__(self, target: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """Return the views of `target`."""
+    def __call__(self, target: np.ndarray, rng: np.random.Generator) -> MadeViews:
+        """Return the views of `target` with their labels."""
         ...
 
 
@@ -102,13 +108,16 @@ class FusionDataset(Dataset[FusionItem]):
         return np.random.default_rng((self.seed, _SPLIT_CODES[self.split], index))
 
     def __getitem__(self, index: int) -> FusionItem:
-        """Target `index` (augmented when training) and its 3 independently corrupted views."""
+        """Target `index` (augmented when training), its 3 independently corrupted views and their visibility."""
         if not 0 <= index < len(self):
             raise IndexError(f"index {index} out of range for {self.name}/{self.split} of size {len(self)}")
         if isinstance(self.source, RecordedViewsSource):
             target, views = self.source.target_and_views(index)
-            return FusionItem(torch.from_numpy(views), torch.from_numpy(target), index)
-        rng = self.rng_for(index)
-        target = self.source.target(index, rng if self.split == "train" else None)
-        views = self.view_maker(target, rng)
-        return FusionItem(torch.from_numpy(views), torch.from_numpy(target), index)
+            made = MadeViews(views, agreement_visibility(views, target))
+        else:
+            rng = self.rng_for(index)
+            target = self.source.target(index, rng if self.split == "train" else None)
+            made = self.view_maker(target, rng)
+        return FusionItem(
+            torch.from_numpy(made.views), torch.from_numpy(target), index, torch.from_numpy(made.visibility)
+        )

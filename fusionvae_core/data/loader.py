@@ -1,9 +1,9 @@
 """DataLoader with one view count K ∈ {0,1,2,3} per batch (paper sec. 5.4).
 
-Batches are `FusionBatch(views [B,K,C,H,W], target [B,C,H,W])`. Training batches draw K uniformly from torch's
-RNG, which the DataLoader seeds per worker from `seed` (with num_workers=0 it is the process's global RNG: call
-torch.manual_seed for a reproducible run); evaluation batches take `fixed_k`, or else a K fixed by
-(seed, first index of the batch), so every evaluation sees the same inputs.
+Batches are `FusionBatch(views [B,K,C,H,W], target [B,C,H,W], visibility [B,K,H,W], object_mask [B,H,W] | None)`.
+Training batches draw K uniformly from torch's RNG, which the DataLoader seeds per worker from `seed` (with
+num_workers=0 it is the process's global RNG: call torch.manual_seed for a reproducible run); evaluation batches
+take `fixed_k`, or else a K fixed by (seed, first index of the batch), so every evaluation sees the same inputs.
 """
 
 from __future__ import annotations
@@ -22,10 +22,13 @@ _K_STREAM = 7919  # separates the K draws from the per-item view draws of the sa
 
 
 class FusionBatch(NamedTuple):
-    """One batch: `views` float [B,K,C,H,W] (K may be 0) and `target` float [B,C,H,W], both in [0,1]."""
+    """One batch: `views` float [B,K,C,H,W] (K may be 0) and `target` float [B,C,H,W], both in [0,1]; the views'
+    `visibility` float [B,K,H,W] and, where every item has one, the target-object pixels `object_mask` [B,H,W]."""
 
     views: torch.Tensor
     target: torch.Tensor
+    visibility: torch.Tensor
+    object_mask: torch.Tensor | None = None
 
 
 class KPerBatchCollate:
@@ -52,7 +55,10 @@ class KPerBatchCollate:
         k = self.choose_k(items[0].dataset_index)
         views = torch.stack([item.views[:k] for item in items])
         target = torch.stack([item.target for item in items])
-        return FusionBatch(views, target)
+        visibility = torch.stack([item.visibility[:k] for item in items])
+        masks = [item.object_mask for item in items if item.object_mask is not None]
+        object_mask = torch.stack(masks) if len(masks) == len(items) else None
+        return FusionBatch(views, target, visibility, object_mask)
 
 
 def make_loader(

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from fusionvae_core.data.visibility import MadeViews
+
 
 @dataclass(frozen=True)
 class MaskRecipe:
@@ -60,21 +62,27 @@ def masked_view(target: np.ndarray, window: np.ndarray, rng: np.random.Generator
 
 def mask_views(target: np.ndarray, rng: np.random.Generator, recipe: MaskRecipe, num_views: int = 3) -> np.ndarray:
     """Independently masked views [num_views, C, H, W] float32 of one target [C, H, W] in [0, 1] (pure numpy)."""
+    return windowed_views(target, rng, recipe, num_views).views
+
+
+def windowed_views(target: np.ndarray, rng: np.random.Generator, recipe: MaskRecipe, num_views: int) -> MadeViews:
+    """`mask_views` with each view's window as its visibility label (inside = the view shows the scene)."""
     _, height, width = target.shape
-    views = []
+    views, windows = [], []
     for _ in range(num_views):
         window = sample_window_mask(rng, height, width, recipe)
         views.append(masked_view(target, window, rng, recipe.noise_std))
-    return np.stack(views)
+        windows.append(window)
+    return MadeViews(np.stack(views), np.stack(windows).astype(np.float32))
 
 
 @dataclass(frozen=True)
 class EllipseViews:
-    """View maker of the ellipse-window datasets: `views = EllipseViews(recipe)(target, rng)`."""
+    """View maker of the ellipse-window datasets: `views, visibility = EllipseViews(recipe)(target, rng)`."""
 
     recipe: MaskRecipe
     num_views: int = 3
 
-    def __call__(self, target: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """Return `num_views` independently masked views [V, C, H, W] of `target` [C, H, W]."""
-        return mask_views(target, rng, self.recipe, self.num_views)
+    def __call__(self, target: np.ndarray, rng: np.random.Generator) -> MadeViews:
+        """`num_views` independently masked views [V, C, H, W] of `target` [C, H, W] and their windows [V, H, W]."""
+        return windowed_views(target, rng, self.recipe, self.num_views)

@@ -19,6 +19,7 @@ import numpy as np
 
 from fusionvae_core.data.errors import DatasetError
 from fusionvae_core.data.tless import TLESS_EVAL_OCCLUDER_OBJECTS, TLESS_TRAIN_OCCLUDER_OBJECTS
+from fusionvae_core.data.visibility import MadeViews
 from fusionvae_core.data.warp import RandomWarp
 
 OCCLUDER_PARTS = {"train": TLESS_TRAIN_OCCLUDER_OBJECTS, "eval": TLESS_EVAL_OCCLUDER_OBJECTS}
@@ -149,14 +150,18 @@ class OccludedViews:
             self.warp.apply(self.occluders[pick].rgba, rng, image_size).astype(np.float32) / 255.0 for pick in picks
         ]
 
-    def __call__(self, target: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """Return `num_views` independently occluded views [V,C,H,W] of `target` [C,H,W] (C = 3, or 1: grey)."""
-        views = []
+    def __call__(self, target: np.ndarray, rng: np.random.Generator) -> MadeViews:
+        """`num_views` independently occluded views [V,C,H,W] of `target` [C,H,W] (C = 3, or 1: grey) and their
+        visibility [V,H,W]: the share of the target still showing through the pasted layers (1 - their alpha)."""
+        views, visibility = [], []
         for _ in range(self.num_views):
             view = target.transpose(1, 2, 0).copy()
+            shown = np.ones((*target.shape[1:], 1), dtype=np.float32)
             for layer in self.draw_layers(rng, target.shape[1]):
                 alpha = layer[:, :, 3:]
                 colour = layer[:, :, :3] if target.shape[0] == 3 else layer[:, :, :3] @ _LUMINANCE[:, None]
                 view = view * (1.0 - alpha) + colour * alpha
+                shown = shown * (1.0 - alpha)
             views.append(view.transpose(2, 0, 1))
-        return np.stack(views).astype(np.float32)
+            visibility.append(shown[:, :, 0])
+        return MadeViews(np.stack(views).astype(np.float32), np.stack(visibility))

@@ -45,6 +45,7 @@ from fusionvae_core.data.occluders import (
     load_occluders,
     occluder_part,
 )
+from fusionvae_core.data.visibility import MadeViews
 
 OCCLUSION_RECIPES = ("ellipse_windows", "occluders", "none")
 
@@ -122,9 +123,10 @@ class PassThroughViews:
 
     num_views: int = NUM_VIEWS
 
-    def __call__(self, target: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """`num_views` copies of `target` [C,H,W] as [V,C,H,W]."""
-        return np.repeat(target[None], self.num_views, axis=0)
+    def __call__(self, target: np.ndarray, rng: np.random.Generator) -> MadeViews:
+        """`num_views` copies of `target` [C,H,W] as [V,C,H,W], visible everywhere."""
+        views = np.repeat(target[None], self.num_views, axis=0)
+        return MadeViews(views, np.ones((self.num_views, *target.shape[1:]), dtype=np.float32))
 
 
 RecipeParams = WindowParams | OccluderParams | NoParams

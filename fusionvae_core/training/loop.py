@@ -276,10 +276,10 @@ class Trainer:
         fork_devices = [device] if device.type == "cuda" else []
         with torch.no_grad(), torch.random.fork_rng(devices=fork_devices):
             torch.manual_seed(run.seed)
-            for index, (views, target) in enumerate(loader):
+            for index, batch in enumerate(loader):
                 if index >= run.eval_batches or count >= item_limit:
                     break
-                views, target = views[: item_limit - count], target[: item_limit - count]
+                views, target = batch.views[: item_limit - count], batch.target[: item_limit - count]
                 out: FusionOutput = model(views.to(device), target.to(device), progress=1.0)
                 recon += float(out.recon_nll.float().sum())
                 kl += float(out.kl_per_group.float().sum())
@@ -299,7 +299,7 @@ class Trainer:
             loader = make_loader(
                 self.eval_set, self.config.run.grid_examples, shuffle=False, num_workers=0, seed=0, fixed_k=k
             )
-            views, target = next(iter(loader))
+            views, target, *_ = next(iter(loader))
             samples = self.model.sample(views.to(self.context.device), num_samples=GRID_SAMPLES).cpu()
             for b in range(target.shape[0]):
                 inputs: list[torch.Tensor | None] = [views[b, i] if i < k else None for i in range(3)]

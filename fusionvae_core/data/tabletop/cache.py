@@ -2,7 +2,8 @@
 
 Layout: `<root>/<split>/manifest.json` and `<root>/<split>/shard_NNNNN.npz`. Shard i holds items
 [i·shard_size, (i+1)·shard_size) as uint8 `targets` [n,H,W,3] and `views` [n,3,H,W,3], plus the segmentation
-facts `target_mask` [n,H,W] and `visible` [n,3,H,W] (see generator.RenderedScene). The manifest records what
+facts `target_mask` [n,H,W], `visible` [n,3,H,W] and the visibility labels `view_visible` [n,3,H,W] (see
+generator.RenderedScene). The manifest records what
 produced the shards (format, generator version, pybullet version, object split seed, split, seed, image and
 shard size), the item count, and each finished shard with its SHA-256.
 
@@ -36,9 +37,10 @@ from fusionvae_core.data.tabletop import generator
 from fusionvae_core.data.tabletop.objects import OBJECT_SPLIT_SEED, object_set
 from fusionvae_core.data.tabletop.renderer import TabletopRenderer
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2  # 2: shards hold the visibility labels `view_visible`
 MANIFEST_FILE = "manifest.json"
-SHARD_ARRAYS = ("targets", "views", "target_mask", "visible")
+SHARD_ARRAYS = ("targets", "views", "target_mask", "visible", "view_visible")
+TRAINING_ARRAYS = ("targets", "views", "target_mask", "view_visible")  # what a dataset reads (not `visible`)
 DEFAULT_SHARD_SIZE = 100
 
 
@@ -205,6 +207,7 @@ def _render_shard(
         views=np.stack([scene.views for scene in scenes]),
         target_mask=np.stack([scene.target_mask for scene in scenes]),
         visible=np.stack([scene.visible for scene in scenes]),
+        view_visible=np.stack([scene.view_visible for scene in scenes]),
     )
     return buffer.getvalue()
 
@@ -244,12 +247,13 @@ def _write_manifest(directory: Path, manifest: dict[str, Any]) -> None:
 
 
 class CachedScenes(NamedTuple):
-    """A loaded split: the arrays of all shards concatenated (see the module doc; the masks only when asked for)
+    """A loaded split: the arrays of all shards concatenated (see the module doc; `visible` only when asked for)
     and the manifest."""
 
     targets: np.ndarray
     views: np.ndarray
-    target_mask: np.ndarray | None
+    target_mask: np.ndarray
+    view_visible: np.ndarray
     visible: np.ndarray | None
     manifest: dict[str, Any]
 
@@ -257,7 +261,7 @@ class CachedScenes(NamedTuple):
 def load_cache(root: Path | str, split: str, masks: bool = False) -> CachedScenes:
     """Read and verify the finished cache of `split` under `root`; DatasetError naming the fix otherwise.
 
-    The segmentation masks are decompressed only with `masks` (training needs the images alone).
+    The per-view target-object masks `visible` are decompressed only with `masks` (datasets do not need them).
     """
     directory = Path(root) / split
     fix = f"run `{render_command(root, split)}`"
@@ -282,13 +286,20 @@ def load_cache(root: Path | str, split: str, masks: bool = False) -> CachedScene
     present = sum(shard.get("items", 0) for shard in shards)
     if [shard.get("file") for shard in shards] != [shard_name(i) for i in range(len(expected))]:
         raise DatasetError(f"{directory}: incomplete render cache ({present} of {count} items); {fix} to finish it")
-    names = SHARD_ARRAYS if masks else SHARD_ARRAYS[:2]
+    names = SHARD_ARRAYS if masks else TRAINING_ARRAYS
     arrays: dict[str, list[np.ndarray]] = {name: [] for name in names}
     for shard, items in zip(shards, expected):
         for name, array in _read_shard(directory / shard["file"], shard.get("sha256"), items, names, fix).items():
             arrays[name].append(array)
     loaded = {name: np.concatenate(parts) for name, parts in arrays.items()}
-    return CachedScenes(loaded["targets"], loaded["views"], loaded.get("target_mask"), loaded.get("visible"), manifest)
+    return CachedScenes(
+        loaded["targets"],
+        loaded["views"],
+        loaded["target_mask"],
+        loaded["view_visible"],
+        loaded.get("visible"),
+        manifest,
+    )
 
 
 def _read_shard(path: Path, sha256: str | None, items: int, names: tuple[str, ...], fix: str) -> dict[str, np.ndarray]:

@@ -7,13 +7,11 @@ trained on. Scenes are drawn like the cache's (same rules, disjoint object sets)
 
 from __future__ import annotations
 
-import numpy as np
-import torch
 from torch.utils.data import Dataset
 
 from fusionvae_core.data.errors import DatasetError
 from fusionvae_core.data.fusion_dataset import FusionItem
-from fusionvae_core.data.image_files import to_chw_float
+from fusionvae_core.data.tabletop.dataset import rendered_item
 from fusionvae_core.data.tabletop.generator import item_rng, render_scene
 from fusionvae_core.data.tabletop.objects import object_set
 from fusionvae_core.data.tabletop.renderer import TabletopRenderer
@@ -44,6 +42,5 @@ class CameraScenes(Dataset[FusionItem]):
                 self.renderer = TabletopRenderer()
             rng = item_rng(self.seed, self.split, index)
             scene = render_scene(self.renderer, self.objects, rng, self.width, self.height)
-            views = np.stack([to_chw_float(view) for view in scene.views])
-            self.items[index] = FusionItem(torch.from_numpy(views), torch.from_numpy(to_chw_float(scene.target)), index)
+            self.items[index] = rendered_item(index, scene.target, scene.views, scene.view_visible, scene.target_mask)
         return self.items[index]

@@ -1,8 +1,9 @@
 """FusionTabletop as a FusionDataset: items come from the render cache instead of a live view maker.
 
 Val/test items are returned as rendered. Training items get two augmentations that keep the scene physically
-valid: the order of the 3 views is shuffled (so a batch with K < 3 sees every view) and the whole item (target
-and views together) is mirrored left-right with probability 1/2.
+valid: the order of the 3 views is shuffled (so a batch with K < 3 sees every view) and the whole item (target,
+views and their masks together) is mirrored left-right with probability 1/2. Items carry the views' visibility
+labels and the target-object mask from the renderer's segmentation.
 """
 
 from __future__ import annotations
@@ -50,14 +51,36 @@ class TabletopDataset(FusionDataset):
         """Rendered item `index` as float tensors (augmented when training, see module doc)."""
         if not 0 <= index < len(self):
             raise IndexError(f"index {index} out of range for {self.name}/{self.split} of size {len(self)}")
-        target, views = self.cache.targets[index], self.cache.views[index]
+        cache = self.cache
+        target, views, visibility, objects = (
+            cache.targets[index],
+            cache.views[index],
+            cache.view_visible[index],
+            cache.target_mask[index],
+        )
         if self.split == "train":
             rng = self.rng_for(index)
-            views = views[rng.permutation(len(views))]
+            order = rng.permutation(len(views))
+            views, visibility = views[order], visibility[order]
             if rng.random() < 0.5:
-                target, views = target[:, ::-1], views[:, :, ::-1]
-        return FusionItem(
-            torch.from_numpy(np.stack([to_chw_float(view) for view in views])),
-            torch.from_numpy(to_chw_float(target)),
-            index,
-        )
+                target, views, visibility, objects = (
+                    target[:, ::-1],
+                    views[:, :, ::-1],
+                    visibility[:, :, ::-1],
+                    objects[:, ::-1],
+                )
+        return rendered_item(index, target, views, visibility, objects)
+
+
+def rendered_item(
+    index: int, target: np.ndarray, views: np.ndarray, visibility: np.ndarray, objects: np.ndarray
+) -> FusionItem:
+    """A FusionItem of uint8 renders (target [H,W,3], views [V,H,W,3]) with bool visibility [V,H,W] and the
+    target-object mask [H,W]."""
+    return FusionItem(
+        torch.from_numpy(np.stack([to_chw_float(view) for view in views])),
+        torch.from_numpy(to_chw_float(target)),
+        index,
+        torch.from_numpy(np.ascontiguousarray(visibility, dtype=np.float32)),
+        torch.from_numpy(np.ascontiguousarray(objects, dtype=bool)),
+    )

@@ -26,14 +26,20 @@ MAX_VIEW_ATTEMPTS = 20
 MAX_SCENE_ATTEMPTS = 100
 
 
+SHADOW_TOLERANCE = 8  # grey levels: a view pixel further than this from the clean render lies in an occluder's shadow
+
+
 class RenderedScene(NamedTuple):
     """`target` uint8 [H,W,3], `views` uint8 [V,H,W,3], `target_mask` bool [H,W] (target-object pixels of the
-    clean render) and `visible` bool [V,H,W] (those pixels still showing a target object in each view)."""
+    clean render), `visible` bool [V,H,W] (those pixels still showing a target object in each view) and
+    `view_visible` bool [V,H,W] (the view shows the scene as the target does: no occluder and no occluder's shadow;
+    the visibility label of every pixel, see `scene_visibility`)."""
 
     target: np.ndarray
     views: np.ndarray
     target_mask: np.ndarray
     visible: np.ndarray
+    view_visible: np.ndarray
 
     @property
     def occluded_fraction(self) -> np.ndarray:
@@ -68,6 +74,7 @@ def render_scene(
         in_scene = {target.urdf for target in scene.targets}
         views: list[np.ndarray] = []
         visible: list[np.ndarray] = []
+        labels: list[np.ndarray] = []
         for _ in range(MAX_VIEW_ATTEMPTS * NUM_VIEWS):
             occluders = renderer.add(draw_occluders(rng, scene.camera, centres, objects, in_scene))
             view = renderer.render(scene.camera, scene.light, width, height)
@@ -76,9 +83,17 @@ def render_scene(
             if _acceptable(target_mask[square], [mask[square] for mask in (*visible, shown)]):
                 views.append(view.rgb)
                 visible.append(shown)
+                labels.append(scene_visibility(view.rgb, view.segmentation, clean.rgb, occluders))
                 if len(views) == NUM_VIEWS:
-                    return RenderedScene(clean.rgb, np.stack(views), target_mask, np.stack(visible))
+                    return RenderedScene(clean.rgb, np.stack(views), target_mask, np.stack(visible), np.stack(labels))
     raise RuntimeError(f"no acceptable scene in {MAX_SCENE_ATTEMPTS} draws: the scene parameters are inconsistent")
+
+
+def scene_visibility(view: np.ndarray, segmentation: np.ndarray, clean: np.ndarray, occluders: list[int]) -> np.ndarray:
+    """bool [H,W]: where a view [H,W,3] with its segmentation shows what the clean render shows: no occluder body
+    there and the colour within SHADOW_TOLERANCE of the clean render (an occluder's shadow changes the scene)."""
+    unshadowed = np.abs(view.astype(np.int16) - clean.astype(np.int16)).max(axis=-1) <= SHADOW_TOLERANCE
+    return np.asarray(~np.isin(segmentation, occluders) & unshadowed)
 
 
 def centre_square(height: int, width: int) -> tuple[slice, slice]:
