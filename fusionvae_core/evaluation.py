@@ -177,7 +177,15 @@ def evaluation_batches(dataset: FusionDataset, settings: EvaluationSettings, k: 
         if seen >= limit:
             break
         keep = min(batch.target.shape[0], limit - seen)
-        batches.append(FusionBatch(*(None if part is None else part[:keep] for part in batch)))
+        mask = batch.object_mask
+        batches.append(
+            FusionBatch(
+                batch.views[:keep],
+                batch.target[:keep],
+                batch.visibility[:keep],
+                None if mask is None else mask[:keep],
+            )
+        )
         seen += keep
     return batches
 
