@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from test_data_occlusion import write_round_cutouts
 
 from fusionvae_core.data import make_loader
 from fusionvae_core.data.factory import build_dataset
@@ -16,7 +17,6 @@ from fusionvae_core.data.tabletop.objects import object_set
 from fusionvae_core.data.tabletop.renderer import TabletopRenderer
 from fusionvae_core.data.tabletop.scene import draw_occluders, draw_scene
 from fusionvae_core.data.visibility import AGREEMENT_TOLERANCE, agreement_visibility, hidden_pixels
-from test_data_occlusion import write_round_cutouts
 
 
 def textured_target(channels: int, size: int, seed: int = 0) -> np.ndarray:
