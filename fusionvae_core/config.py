@@ -57,6 +57,9 @@ class ModelConfig:
     kl_warmup_fraction: float = 0.3
     kl_balance: bool = True
     regularization_weight: float = 1e-2
+    visibility_head: bool = False  # predict per-view visibility (model/visibility.py), trained with BCE
+    visibility_channels: int = 16  # hidden channels of that head (at full resolution)
+    visibility_weight: float = 1.0  # weight of its BCE (nats summed over pixels) next to the ELBO
 
     def __post_init__(self) -> None:
         """Normalise list-valued fields to tuples and validate every value with a message naming the field."""
@@ -160,6 +163,7 @@ def _check_values(cfg: ModelConfig) -> None:
         "cells_per_group",
         "decoder_expansion",
         "max_views",
+        "visibility_channels",
     )
     for key in positive:
         if getattr(cfg, key) < 1:
@@ -184,8 +188,9 @@ def _check_values(cfg: ModelConfig) -> None:
         raise ValueError(f"ModelConfig.kl_warmup_fraction: must lie in [0, 1], got {cfg.kl_warmup_fraction}")
     if not 0.0 < cfg.residual_scale <= 1.0:
         raise ValueError(f"ModelConfig.residual_scale: must lie in (0, 1], got {cfg.residual_scale}")
-    if cfg.regularization_weight < 0:
-        raise ValueError(f"ModelConfig.regularization_weight: must be >= 0, got {cfg.regularization_weight}")
+    for key in ("regularization_weight", "visibility_weight"):
+        if getattr(cfg, key) < 0:
+            raise ValueError(f"ModelConfig.{key}: must be >= 0, got {getattr(cfg, key)}")
 
 
 def ada_groups(num_groups: int, num_scales: int) -> list[int]:
@@ -252,6 +257,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "latent_channels": 8,
         "cells_per_group": 1,
         "regularization_weight": 1e-2,
+        "visibility_head": True,
     },
     # Minimal network for tests: 16x16 grey, 2 groups at 8^2 and 1 at 4^2.
     "tiny": {

@@ -1,9 +1,10 @@
 """Export FusionVAE's sampling path (context encoder, priors, generator) to ONNX and prove the file right.
 
 The graph takes views [B, K, C, H, W] (B dynamic, K in 1..max_views), a 0-d temperature and one noise input per
-latent group [B·S, C_l, h_l, w_l], and returns the likelihood-mean images [B, S, C, H, W] (see
-`fusionvae_core.inference.metadata`). Before the file is written, onnx.checker must accept it and ONNX Runtime
-must reproduce torch's output for the same noise; otherwise ExportError and nothing is written.
+latent group [B·S, C_l, h_l, w_l], and returns the likelihood-mean images [B, S, C, H, W] and, for models with a
+visibility head, the views' visibility [B, K, H, W] (see `fusionvae_core.inference.metadata`). Before the file is
+written, onnx.checker must accept it and ONNX Runtime must reproduce torch's outputs for the same noise; otherwise
+ExportError and nothing is written.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from fusionvae_core.inference.metadata import (
     IMAGES_OUTPUT,
     TEMPERATURE_INPUT,
     VIEWS_INPUT,
+    VISIBILITY_OUTPUT,
     ModelMetadata,
     noise_input_name,
 )
@@ -64,14 +66,15 @@ def export_checkpoint(
     opset: int = DEFAULT_OPSET,
     tolerance: float = DEFAULT_TOLERANCE,
 ) -> ExportReport:
-    """Export the model of a checkpoint (see `export_onnx`); the checkpoint's SHA-256 and recommended temperature
-    go into the metadata."""
+    """Export the model of a checkpoint (see `export_onnx`); the checkpoint's SHA-256, recommended temperature and
+    compositing decision go into the metadata."""
     served = load_fusionvae(checkpoint_path)
     return export_onnx(
         served.model,
         onnx_path,
         checkpoint_sha=file_sha256(checkpoint_path),
         temperature=served.temperature,
+        compositing=served.compositing,
         num_samples_hint=num_samples_hint,
         opset=opset,
         tolerance=tolerance,
@@ -87,12 +90,14 @@ def export_onnx(
     opset: int = DEFAULT_OPSET,
     tolerance: float = DEFAULT_TOLERANCE,
     temperature: float = 1.0,
+    compositing: bool = False,
 ) -> ExportReport:
     """Export `model`'s sampling path to `path` (atomically), validated against torch; the model is not modified.
 
     `num_samples_hint` is the typical hypotheses count S (example shape of the export, TensorRT's optimisation
     profile); any S works at run time. `temperature` is recorded as the model's recommended one (backends use it
-    when the caller gives none). Raises ExportError if export, checking or the torch comparison fails.
+    when the caller gives none), `compositing` as whether compositing helped it (the node's default; only for a
+    model with a visibility head). Raises ExportError if export, checking or the torch comparison fails.
     """
     if not isinstance(model, FusionVAE):
         raise ExportError(f"export_onnx expects a FusionVAE, got {type(model).__name__}")
@@ -104,11 +109,17 @@ def export_onnx(
     path = Path(path)
     model = copy.deepcopy(model).cpu().eval()
     metadata = model_metadata(
-        model, checkpoint_sha=checkpoint_sha, num_samples_hint=num_samples_hint, temperature=temperature
+        model,
+        checkpoint_sha=checkpoint_sha,
+        num_samples_hint=num_samples_hint,
+        temperature=temperature,
+        compositing=compositing,
     )
     proto = _trace_to_onnx(SamplingGraph(model).eval(), metadata, opset)
     onnx.helper.set_model_props(proto, metadata.to_props())
     proto.graph.output[0].type.tensor_type.shape.dim[1].dim_param = "samples"
+    if metadata.visibility:
+        proto.graph.output[1].type.tensor_type.shape.dim[1].dim_param = "views"
     try:
         onnx.checker.check_model(proto, full_check=True)
     except onnx.checker.ValidationError as error:
@@ -135,23 +146,26 @@ def compare_with_torch(
         temperature = np.float32(0.8)
         feeds = {VIEWS_INPUT: views, TEMPERATURE_INPUT: np.asarray(temperature)}
         feeds.update({noise_input_name(group): values for group, values in enumerate(noise)})
-        (onnx_images,) = session.run([IMAGES_OUTPUT], feeds)
+        onnx_outputs = session.run(list(metadata.expected_outputs()), feeds)
         with torch.inference_mode():
-            torch_images = model.sample_from_noise(
+            images, visibility = model.sample_and_see(
                 torch.from_numpy(views), [torch.from_numpy(n) for n in noise], torch.tensor(temperature)
-            ).numpy()
-        if onnx_images.shape != torch_images.shape:
-            raise ExportError(
-                f"export of {name} is wrong: ONNX Runtime returned shape {onnx_images.shape}, torch "
-                f"{torch_images.shape} (batch {batch}, {count} views, {num_samples} samples)"
             )
-        difference = float(np.max(np.abs(onnx_images - torch_images)))
-        if not difference <= tolerance:
-            raise ExportError(
-                f"export of {name} is wrong: ONNX Runtime differs from torch by {difference:.3g} > {tolerance:g} "
-                f"(batch {batch}, {count} views, {num_samples} samples); nothing was written"
-            )
-        worst = max(worst, difference)
+        torch_outputs = [tensor.numpy() for tensor in (images, visibility) if tensor is not None]
+        for output_name, onnx_output, torch_output in zip(metadata.expected_outputs(), onnx_outputs, torch_outputs):
+            case_text = f"output {output_name!r}, batch {batch}, {count} views, {num_samples} samples"
+            if onnx_output.shape != torch_output.shape:
+                raise ExportError(
+                    f"export of {name} is wrong: ONNX Runtime returned shape {onnx_output.shape}, torch "
+                    f"{torch_output.shape} ({case_text})"
+                )
+            difference = float(np.max(np.abs(onnx_output - torch_output)))
+            if not difference <= tolerance:
+                raise ExportError(
+                    f"export of {name} is wrong: ONNX Runtime differs from torch by {difference:.3g} > "
+                    f"{tolerance:g} ({case_text}); nothing was written"
+                )
+            worst = max(worst, difference)
     return worst
 
 
@@ -178,7 +192,7 @@ def _trace_to_onnx(graph: SamplingGraph, metadata: ModelMetadata, opset: int) ->
                 dynamo=True,
                 dynamic_shapes=dynamic_shapes,
                 input_names=input_names,
-                output_names=[IMAGES_OUTPUT],
+                output_names=[IMAGES_OUTPUT, VISIBILITY_OUTPUT] if metadata.visibility else [IMAGES_OUTPUT],
                 opset_version=opset,
                 external_data=False,
                 verbose=False,

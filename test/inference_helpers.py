@@ -35,12 +35,14 @@ class ExportedModel:
 
 
 @functools.cache
-def exported_model(preset: str) -> ExportedModel:
-    """Seeded random `preset` model saved with save_checkpoint and exported (in-memory path) to ONNX."""
+def exported_model(preset: str, visibility_head: bool | None = None) -> ExportedModel:
+    """Seeded random `preset` model (with or without a visibility head; None: the preset's choice) saved with
+    save_checkpoint and exported (in-memory path) to ONNX."""
     torch.manual_seed(0)
-    cfg = ModelConfig.preset(preset)
+    overrides = {} if visibility_head is None else {"visibility_head": visibility_head}
+    cfg = ModelConfig.preset(preset, **overrides)
     model = FusionVAE(cfg).eval()
-    folder = Path(_WORKDIR.name) / preset
+    folder = Path(_WORKDIR.name) / f"{preset}_{cfg.visibility_head}"
     checkpoint = save_checkpoint(
         folder / "checkpoint.pt", model_kind="fusionvae", model_config=cfg.to_dict(), state_dict=model.state_dict()
     )
@@ -82,7 +84,8 @@ def assert_mean_depends_on_input(backend: InferenceBackend) -> None:
 
 
 def assert_onnx_matches_torch(exported: ExportedModel, tolerance: float = 1e-4) -> None:
-    """ONNX Runtime and torch give the same probabilities (≤ tolerance) for batch 1 and 4, K = 1..3, same noise."""
+    """ONNX Runtime and torch give the same probabilities and visibility (≤ tolerance) for batch 1 and 4,
+    K = 1..3, same noise."""
     backend = load_backend(exported.onnx, backend="onnxruntime")
     cfg, model = exported.model.config, exported.model
     rng = np.random.default_rng(3)
@@ -92,10 +95,17 @@ def assert_onnx_matches_torch(exported: ExportedModel, tolerance: float = 1e-4) 
             views = rng.random((batch, count, cfg.channels, cfg.image_size, cfg.image_size), dtype=np.float32)
             noise = draw_noise(model.latent_shapes(), batch * num_samples, seed=batch * 10 + count)
             with torch.inference_mode():
-                expected = model.sample_from_noise(torch.from_numpy(views), [torch.from_numpy(n) for n in noise], 0.7)
-            actual = backend.sample_probabilities(views, noise, 0.7)
-            assert actual.shape == (batch, num_samples, cfg.channels, cfg.image_size, cfg.image_size)
-            difference = np.abs(actual - expected.numpy()).max()
+                expected, visibility = model.sample_and_see(
+                    torch.from_numpy(views), [torch.from_numpy(n) for n in noise], 0.7
+                )
+            actual = backend.run_sampler(views, noise, 0.7)
+            assert actual.images.shape == (batch, num_samples, cfg.channels, cfg.image_size, cfg.image_size)
+            difference = np.abs(actual.images - expected.numpy()).max()
             assert difference <= tolerance, (
                 f"{cfg.name}: batch {batch}, {count} views: max |ORT - torch| = {difference}"
             )
+            assert (actual.visibility is None) == (visibility is None) == (not cfg.visibility_head)
+            if visibility is not None and actual.visibility is not None:
+                assert actual.visibility.shape == (batch, count, cfg.image_size, cfg.image_size)
+                difference = np.abs(actual.visibility - visibility.numpy()).max()
+                assert difference <= tolerance, f"{cfg.name}: visibility max |ORT - torch| = {difference}"

@@ -47,8 +47,8 @@ def test_temperature_is_a_graph_input() -> None:
     cfg = exported.model.config
     views = np.random.default_rng(0).random((1, 2, cfg.channels, cfg.image_size, cfg.image_size), dtype=np.float32)
     noise = draw_noise(exported.model.latent_shapes(), 4, seed=0)
-    cold = backend.sample_probabilities(views, noise, 0.0)
-    warm = backend.sample_probabilities(views, noise, 1.0)
+    cold = backend.run_sampler(views, noise, 0.0).images
+    warm = backend.run_sampler(views, noise, 1.0).images
     assert np.allclose(cold, cold[:, :1], atol=1e-6), "temperature 0 must make all samples the prior mean"
     assert not np.allclose(warm, warm[:, :1], atol=1e-6)
 

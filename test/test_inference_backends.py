@@ -7,7 +7,7 @@ import pytest
 from inference_helpers import assert_mean_depends_on_input, exported_model, window_views
 
 from fusionvae_core.inference import BackendError, load_backend
-from fusionvae_core.inference.result import summarize
+from fusionvae_core.inference.result import SamplerOutput, summarize
 
 
 @pytest.fixture(scope="module")
@@ -31,6 +31,7 @@ def test_infer_returns_the_documented_arrays(backends, name: str) -> None:
     assert result.std.dtype == np.float32 and result.std.shape == (2, size, size)
     assert np.all(result.std >= 0) and np.all(result.std <= 0.5)
     assert np.any(result.std > 0), "different noise per hypothesis must give different hypotheses"
+    assert result.visibility is None and not backend.has_visibility  # the tiny preset has no visibility head
 
 
 def test_onnxruntime_and_torch_give_the_same_hypotheses_for_a_seed(backends) -> None:
@@ -60,7 +61,7 @@ def test_seed_and_temperature_control_the_noise(backends, name: str) -> None:
 
 def test_summary_statistics_follow_the_probabilities() -> None:
     probabilities = np.random.default_rng(0).random((2, 5, 3, 4, 4), dtype=np.float32)
-    result = summarize(probabilities)
+    result = summarize(SamplerOutput(probabilities, None))
     channel_last = np.moveaxis(probabilities, 2, -1)
     assert np.array_equal(result.hypotheses, np.round(channel_last * 255).astype(np.uint8))
     assert np.array_equal(result.mean, np.round(channel_last.mean(axis=1) * 255).astype(np.uint8))

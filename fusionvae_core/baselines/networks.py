@@ -4,11 +4,14 @@ All four encode views (and, for the CVAE, the target) with one shared `PyramidEn
 pixel-wise max before the bottleneck (the +S variants also at every skip connection) and decode with a
 `PyramidDecoder` into the same likelihood as FusionVAE. With K = 0 a trainable tensor h stands in for the fused
 bottleneck features and the +S skips are left out. Both return `FusionOutput`, so one training loop serves all.
+With the preset's `visibility_head`, the same visibility head as FusionVAE's sits on the encoder level of
+FusionVAE's finest latent resolution, so both are composited alike.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import torch
 from torch import nn
@@ -21,7 +24,18 @@ from fusionvae_core.model.inputs import check_images, check_views, repeat_rows
 from fusionvae_core.model.latent import GaussianHead
 from fusionvae_core.model.likelihoods import make_likelihood
 from fusionvae_core.model.regularization import attach_power_iteration_buffers, batchnorm_penalty, spectral_penalty
+from fusionvae_core.model.visibility import make_visibility_head, visibility_loss
 from fusionvae_core.objective import fusion_loss
+
+
+class Encoded(NamedTuple):
+    """What the shared encoder gives a baseline: the fused bottleneck context [B, c, h, w] (h when K = 0), the fused
+    skips (+S and K >= 1), the target's bottleneck features and the views' features for the visibility head."""
+
+    context: torch.Tensor
+    skips: list[torch.Tensor] | None
+    target_features: torch.Tensor | None
+    view_features: torch.Tensor | None
 
 
 class PyramidBaseline(nn.Module):
@@ -40,6 +54,28 @@ class PyramidBaseline(nn.Module):
         self.h = nn.Parameter(torch.rand(1, self.bottleneck_channels, size, size))
         self.likelihood = make_likelihood(cfg.likelihood, cfg.channels, cfg.num_mixtures)
         self.decoder = PyramidDecoder(cfg, config.width, self.likelihood.num_params)
+        self.visibility_level = min(cfg.num_preprocess_blocks, pyramid_levels(cfg))  # FusionVAE's finest latent scale
+        self.visibility_head = make_visibility_head(cfg, level_channels(config.width, self.visibility_level))
+
+    @property
+    def has_visibility_head(self) -> bool:
+        """Whether the baseline predicts per-view visibility (`predict_visibility`)."""
+        return self.visibility_head is not None
+
+    def predict_visibility(self, views: torch.Tensor) -> torch.Tensor:
+        """p(view k shows the scene at each pixel) [B, K, H, W] (needs the head), as FusionVAE.predict_visibility."""
+        if self.visibility_head is None:
+            raise ValueError(f"{type(self).__name__}.predict_visibility: this model has no visibility head")
+        encoded = self._encode(views, None)
+        assert encoded.view_features is not None, "predict_visibility needs K >= 1 views"
+        return torch.sigmoid(self.visibility_head(views, encoded.view_features))
+
+    def _loss_with_visibility(
+        self, loss: torch.Tensor, views: torch.Tensor, encoded: Encoded, labels: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """`loss` plus the weighted visibility BCE (when there are a head and labels) and that per-example BCE."""
+        bce = visibility_loss(self.visibility_head, views, encoded.view_features, labels)
+        return (loss if bce is None else loss + self.config.visibility_weight * bce.mean()), bce
 
     def num_parameters(self) -> int:
         """Number of trainable parameters."""
@@ -49,24 +85,22 @@ class PyramidBaseline(nn.Module):
         """The NVAE regulariser FusionVAE uses (Σ conv spectral norms + Σ max |BN γ|), for equal training."""
         return spectral_penalty(self) + batchnorm_penalty(self)
 
-    def _encode(
-        self, views: torch.Tensor, target: torch.Tensor | None
-    ) -> tuple[torch.Tensor, list[torch.Tensor] | None, torch.Tensor | None]:
-        """Fused bottleneck context [B, c, h, w] (h when K = 0), fused skips (+S and K >= 1) and target features."""
+    def _encode(self, views: torch.Tensor, target: torch.Tensor | None) -> Encoded:
+        """Encode views (and target) once: see `Encoded`."""
         batch, count = self._check_views(views)
         images = [views.flatten(0, 1)] if count else []
         if target is not None:
             self._check_target(target, batch)
             images.append(target)
         if not images:
-            return self.h.expand(batch, -1, -1, -1), None, None
+            return Encoded(self.h.expand(batch, -1, -1, -1), None, None, None)
         features = self.encoder(torch.cat(images))
         target_features = features[-1][batch * count :] if target is not None else None
         if not count:
-            return self.h.expand(batch, -1, -1, -1), None, target_features
+            return Encoded(self.h.expand(batch, -1, -1, -1), None, target_features, None)
         fused = [fuse_views(f[: batch * count], batch) for f in features]
         skips = fused[:-1] if self.baseline_config.skip_connections else None
-        return fused[-1], skips, target_features
+        return Encoded(fused[-1], skips, target_features, features[self.visibility_level][: batch * count])
 
     def _check_views(self, views: torch.Tensor) -> tuple[int, int]:
         """Validate views [B, K, C, H, W] (float, K <= max_views) and return (B, K)."""
@@ -88,15 +122,18 @@ class FullyConvolutionalNet(PyramidBaseline):
         super().__init__(config)
         attach_power_iteration_buffers(self)
 
-    def forward(self, views: torch.Tensor, target: torch.Tensor, progress: float = 1.0) -> FusionOutput:
-        """Loss mean_b(recon_nll); no latents, so kl_per_group is [B, 0] and elbo = log_weight = −recon_nll."""
-        context, skips, _ = self._encode(views, None)
+    def forward(
+        self, views: torch.Tensor, target: torch.Tensor, progress: float = 1.0, visibility: torch.Tensor | None = None
+    ) -> FusionOutput:
+        """Loss mean_b(recon_nll) (+ the visibility BCE); no latents: kl_per_group is [B, 0], elbo = −recon_nll."""
+        encoded = self._encode(views, None)
         self._check_target(target, views.shape[0])
-        params = self.decoder(context, skips)
+        params = self.decoder(encoded.context, encoded.skips)
         recon_nll = self.likelihood.nll(params, target)
         zeros = recon_nll.new_zeros(recon_nll.shape)
+        loss, bce = self._loss_with_visibility(recon_nll.mean(), views, encoded, visibility)
         return FusionOutput(
-            loss=recon_nll.mean(),
+            loss=loss,
             recon_nll=recon_nll,
             kl_per_group=recon_nll.new_zeros(recon_nll.shape[0], 0),
             elbo=-recon_nll,
@@ -106,12 +143,13 @@ class FullyConvolutionalNet(PyramidBaseline):
             likelihood_params=params,
             mean_image=self.likelihood.mean(params),
             beta=0.0,
+            visibility_bce=bce,
         )
 
     def predict(self, views: torch.Tensor) -> torch.Tensor:
         """The single deterministic prediction [B, C, H, W] in [0, 1] (the likelihood mean)."""
-        context, skips, _ = self._encode(views, None)
-        return self.likelihood.mean(self.decoder(context, skips))
+        encoded = self._encode(views, None)
+        return self.likelihood.mean(self.decoder(encoded.context, encoded.skips))
 
     def sample(self, views: torch.Tensor, num_samples: int = 1, temperature: float = 1.0) -> torch.Tensor:
         """`num_samples` copies of the prediction, [B, S, C, H, W] (same interface as FusionVAE.sample)."""
@@ -155,12 +193,16 @@ class ConditionalVAE(PyramidBaseline):
         target: torch.Tensor,
         progress: float = 1.0,
         noise: Sequence[torch.Tensor] | None = None,
+        visibility: torch.Tensor | None = None,
     ) -> FusionOutput:
-        """Training pass with a posterior sample; loss = mean_b(recon_nll + β KL) with the warm-up of eq. 8."""
-        context, skips, target_features = self._encode(views, target)
-        assert target_features is not None
+        """Training pass with a posterior sample; loss = mean_b(recon_nll + β KL) with the warm-up of eq. 8 (+ the
+        visibility BCE against `visibility` labels)."""
+        encoded = self._encode(views, target)
+        assert encoded.target_features is not None
         z_noise = noise[0] if noise is not None else self.draw_noise(target.shape[0])[0]
-        params, kl, log_q, log_p = self._posterior_pass(context, skips, target_features, views.shape[1] > 0, z_noise)
+        params, kl, log_q, log_p = self._posterior_pass(
+            encoded.context, encoded.skips, encoded.target_features, views.shape[1] > 0, z_noise
+        )
         recon_nll = self.likelihood.nll(params, target)
         cfg = self.config
         loss, beta = fusion_loss(
@@ -171,6 +213,7 @@ class ConditionalVAE(PyramidBaseline):
             warmup_fraction=cfg.kl_warmup_fraction,
             kl_balance=cfg.kl_balance,
         )
+        loss, bce = self._loss_with_visibility(loss, views, encoded, visibility)
         return FusionOutput(
             loss=loss,
             recon_nll=recon_nll,
@@ -182,13 +225,14 @@ class ConditionalVAE(PyramidBaseline):
             likelihood_params=params,
             mean_image=self.likelihood.mean(params),
             beta=beta,
+            visibility_bce=bce,
         )
 
     def importance_log_weights(
         self, views: torch.Tensor, target: torch.Tensor, noise: Sequence[torch.Tensor], border: int = 0
     ) -> torch.Tensor:
         """log p(y|x,z) + log p(z|x) − log q(z|x,y) [B, S] for noise [B·S, C, h, w] (rows b·S + s, as FusionVAE)."""
-        context, skips, target_features = self._encode(views, target)
+        context, skips, target_features, _ = self._encode(views, target)
         assert target_features is not None
         batch = target.shape[0]
         samples = noise[0].shape[0] // batch
@@ -218,7 +262,7 @@ class ConditionalVAE(PyramidBaseline):
         self, views: torch.Tensor, noise: Sequence[torch.Tensor], temperature: float | torch.Tensor = 1.0
     ) -> torch.Tensor:
         """Images [B, S, C, H, W] for noise [B·S, C, h, w] (rows b·S + s), as `FusionVAE.sample_from_noise`."""
-        context, skips, _ = self._encode(views, None)
+        context, skips, _, _ = self._encode(views, None)
         batch = context.shape[0]
         samples = noise[0].shape[0] // batch
         context, skips = repeat_rows(context, samples), _repeat_all(skips, samples)

@@ -1,7 +1,8 @@
 """The backend interface shared by ONNX Runtime, PyTorch and TensorRT: input checks, noise, post-processing.
 
-A backend only implements `sample_probabilities` (float views + noise + temperature -> pixel probabilities);
-`infer` turns uint8 camera views into that call and its output into an `InferenceResult`, identically for all.
+A backend only implements `run_sampler` (float views + noise + temperature -> pixel probabilities and, for models
+with a visibility head, per-view visibility); `infer` turns uint8 camera views into that call and its output into
+an `InferenceResult`, identically for all.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import numpy as np
 from fusionvae_core.inference.errors import BackendError
 from fusionvae_core.inference.metadata import ModelMetadata
 from fusionvae_core.inference.noise import draw_noise
-from fusionvae_core.inference.result import InferenceResult, summarize
+from fusionvae_core.inference.result import InferenceResult, SamplerOutput, summarize
 
 
 class InferenceBackend(ABC):
@@ -61,7 +62,7 @@ class InferenceBackend(ABC):
                 f"model {self.model_path}: temperature must be a finite number >= 0, got {temperature!r}"
             )
         noise = draw_noise(self.metadata.latent_shapes, model_views.shape[0] * int(num_samples), seed)
-        return summarize(self.sample_probabilities(model_views, noise, float(temperature)))
+        return summarize(self.run_sampler(model_views, noise, float(temperature)))
 
     def model_input(self, views: np.ndarray) -> np.ndarray:
         """Check uint8 views [B, K, H, W, C] against the model and convert them to float32 [B, K, C, H, W] in [0, 1]."""
@@ -75,6 +76,17 @@ class InferenceBackend(ABC):
             raise BackendError(f"model {self.model_path}: views must be a {expected}, got shape {views.shape}")
         return np.ascontiguousarray(views.transpose(0, 1, 4, 2, 3), dtype=np.float32) * np.float32(1.0 / 255.0)
 
+    @property
+    def has_visibility(self) -> bool:
+        """Whether `infer` returns per-view visibility (the model has a visibility head)."""
+        return self.metadata.visibility
+
+    @property
+    def compositing(self) -> bool:
+        """Whether compositing with the visibility helped this model on validation: the node's default."""
+        return self.metadata.compositing
+
     @abstractmethod
-    def sample_probabilities(self, views: np.ndarray, noise: list[np.ndarray], temperature: float) -> np.ndarray:
-        """Run the sampler: float32 views [B, K, C, H, W] + noise per group [B·S, C_l, h_l, w_l] -> [B, S, C, H, W]."""
+    def run_sampler(self, views: np.ndarray, noise: list[np.ndarray], temperature: float) -> SamplerOutput:
+        """Run the sampler: float32 views [B, K, C, H, W] + noise per group [B·S, C_l, h_l, w_l] -> images
+        [B, S, C, H, W] and visibility [B, K, H, W] (None without a head)."""

@@ -2,8 +2,11 @@
 
 An exported FusionVAE sampler has inputs ``views`` float [B, K, C, H, W] in [0, 1], ``temperature`` (0-d float,
 scales the priors' σ) and ``noise_<l>`` float [B·S, C_l, h_l, w_l] (one standard-normal tensor per latent group,
-coarse -> fine, row b·S + s for example b, sample s), and one output ``images`` float [B, S, C, H, W]: the
-likelihood means, i.e. pixel probabilities in [0, 1]. Pure Python (no torch, no onnx): the backends read it.
+coarse -> fine, row b·S + s for example b, sample s), and the output ``images`` float [B, S, C, H, W]: the
+likelihood means, i.e. pixel probabilities in [0, 1]. Models with a visibility head have a second output
+``visibility`` float [B, K, H, W]: p(view k shows the scene at each pixel). Files without the metadata fields
+``visibility`` / ``compositing`` (exported before the head existed) read as having neither. Pure Python (no torch,
+no onnx): the backends read it.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ EXPORTER_VERSION = 2  # 2: NVAE latent layout (most groups at the finest scale) 
 VIEWS_INPUT = "views"
 TEMPERATURE_INPUT = "temperature"
 IMAGES_OUTPUT = "images"
+VISIBILITY_OUTPUT = "visibility"
 
 #: A graph dimension as the runtimes report it: a fixed size, or a symbolic name / None when dynamic.
 Dim = int | str | None
@@ -46,6 +50,8 @@ class ModelMetadata:
     model_config: Mapping[str, Any]
     temperature: float = 1.0  # recommended sampling temperature (the validation-best of a shipped model)
     exporter_version: int = EXPORTER_VERSION
+    visibility: bool = False  # the graph has the `visibility` output (the model has a visibility head)
+    compositing: bool = False  # whether compositing helped this model on validation (ship_model.py): the default
 
     def to_props(self) -> dict[str, str]:
         """The metadata as ONNX ``metadata_props`` (string keys and values)."""
@@ -62,6 +68,8 @@ class ModelMetadata:
             "num_samples_hint": str(self.num_samples_hint),
             "model_config": json.dumps(dict(self.model_config), sort_keys=True),
             "temperature": repr(float(self.temperature)),
+            "visibility": _BOOLEAN_TEXT[self.visibility],
+            "compositing": _BOOLEAN_TEXT[self.compositing],
         }
 
     @classmethod
@@ -91,6 +99,8 @@ class ModelMetadata:
                 model_config=json.loads(props["model_config"]),
                 temperature=_parse_temperature(props["temperature"]),
                 exporter_version=version,
+                visibility=_parse_boolean("visibility", props.get("visibility", "false")),
+                compositing=_parse_boolean("compositing", props.get("compositing", "false")),
             )
         except KeyError as missing:
             raise BackendError(f"model file {source}: metadata field {missing.args[0]!r} is missing") from None
@@ -108,8 +118,13 @@ class ModelMetadata:
         return inputs
 
     def expected_outputs(self) -> dict[str, tuple[Dim, ...]]:
-        """Graph outputs with their shapes (None = dynamic dimension)."""
-        return {IMAGES_OUTPUT: (None, None, self.channels, self.image_size, self.image_size)}
+        """Graph outputs with their shapes (None = dynamic dimension), in the graph's order."""
+        outputs: dict[str, tuple[Dim, ...]] = {
+            IMAGES_OUTPUT: (None, None, self.channels, self.image_size, self.image_size)
+        }
+        if self.visibility:
+            outputs[VISIBILITY_OUTPUT] = (None, None, self.image_size, self.image_size)
+        return outputs
 
 
 def checked_temperature(value: object) -> float:
@@ -117,6 +132,16 @@ def checked_temperature(value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 < value < float("inf"):
         raise ValueError(f"temperature must be a finite number > 0, got {value!r}")
     return float(value)
+
+
+_BOOLEAN_TEXT = {True: "true", False: "false"}
+
+
+def _parse_boolean(name: str, text: str) -> bool:
+    """A boolean metadata field written as 'true' / 'false'."""
+    if text not in ("true", "false"):
+        raise ValueError(f"{name} must be 'true' or 'false', got {text!r}")
+    return text == "true"
 
 
 def _parse_temperature(text: str) -> float:

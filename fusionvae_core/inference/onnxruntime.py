@@ -15,13 +15,13 @@ from fusionvae_core.inference.base import InferenceBackend
 from fusionvae_core.inference.device import parse_device
 from fusionvae_core.inference.errors import BackendError
 from fusionvae_core.inference.metadata import (
-    IMAGES_OUTPUT,
     TEMPERATURE_INPUT,
     VIEWS_INPUT,
     ModelMetadata,
     check_graph_signature,
     noise_input_name,
 )
+from fusionvae_core.inference.result import SamplerOutput
 
 
 class OnnxRuntimeBackend(InferenceBackend):
@@ -65,12 +65,12 @@ class OnnxRuntimeBackend(InferenceBackend):
         super().__init__(model_path, metadata)
         self.session = session
 
-    def sample_probabilities(self, views: np.ndarray, noise: list[np.ndarray], temperature: float) -> np.ndarray:
+    def run_sampler(self, views: np.ndarray, noise: list[np.ndarray], temperature: float) -> SamplerOutput:
         """One session run with the views, the temperature and the noise of every latent group."""
         feeds = {VIEWS_INPUT: views, TEMPERATURE_INPUT: np.asarray(temperature, dtype=np.float32)}
         feeds.update({noise_input_name(group): values for group, values in enumerate(noise)})
-        (images,) = self.session.run([IMAGES_OUTPUT], feeds)
-        return np.asarray(images)
+        outputs = self.session.run(list(self.metadata.expected_outputs()), feeds)
+        return SamplerOutput(np.asarray(outputs[0]), np.asarray(outputs[1]) if len(outputs) > 1 else None)
 
 
 def _providers(device: str) -> list[str | tuple[str, dict[str, int]]]:

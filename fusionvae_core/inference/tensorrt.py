@@ -32,13 +32,13 @@ from fusionvae_core.inference.engine_cache import (
 )
 from fusionvae_core.inference.errors import BackendError
 from fusionvae_core.inference.metadata import (
-    IMAGES_OUTPUT,
     TEMPERATURE_INPUT,
     VIEWS_INPUT,
     ModelMetadata,
     noise_input_name,
 )
 from fusionvae_core.inference.onnx_file import read_onnx_metadata
+from fusionvae_core.inference.result import SamplerOutput
 
 _LOGGER = trt.Logger(trt.Logger.WARNING)
 _TORCH_DTYPES = {trt.float32: torch.float32, trt.float16: torch.float16}
@@ -89,8 +89,8 @@ class TensorRTBackend(InferenceBackend):
                 raise BackendError(f"model file {model_path}: TensorRT could not deserialize the engine")
             self.context = self.engine.create_execution_context()
 
-    def sample_probabilities(self, views: np.ndarray, noise: list[np.ndarray], temperature: float) -> np.ndarray:
-        """Copy inputs to the GPU, run the engine on torch's current stream, copy the images back."""
+    def run_sampler(self, views: np.ndarray, noise: list[np.ndarray], temperature: float) -> SamplerOutput:
+        """Copy inputs to the GPU, run the engine on torch's current stream, copy the outputs back."""
         batch, rows = views.shape[0], noise[0].shape[0]
         if batch > self.max_batch or rows > self.max_rows:
             raise BackendError(
@@ -106,16 +106,20 @@ class TensorRTBackend(InferenceBackend):
             for name, tensor in buffers.items():
                 self.context.set_input_shape(name, tuple(tensor.shape))
                 self.context.set_tensor_address(name, tensor.data_ptr())
-            output = torch.empty(
-                tuple(self.context.get_tensor_shape(IMAGES_OUTPUT)),
-                dtype=_TORCH_DTYPES[self.engine.get_tensor_dtype(IMAGES_OUTPUT)],
-                device=self.device,
-            )
-            self.context.set_tensor_address(IMAGES_OUTPUT, output.data_ptr())
+            outputs = {
+                name: torch.empty(
+                    tuple(self.context.get_tensor_shape(name)),
+                    dtype=_TORCH_DTYPES[self.engine.get_tensor_dtype(name)],
+                    device=self.device,
+                )
+                for name in self.metadata.expected_outputs()
+            }
+            for name, tensor in outputs.items():
+                self.context.set_tensor_address(name, tensor.data_ptr())
             if not self.context.execute_async_v3(stream.cuda_stream):
                 raise BackendError(f"model {self.model_path}: TensorRT execution failed")
-            result = output.float().cpu().numpy()  # .cpu() waits for the stream
-        return result
+            results = [tensor.float().cpu().numpy() for tensor in outputs.values()]  # .cpu() waits for the stream
+        return SamplerOutput(results[0], results[1] if len(results) > 1 else None)
 
     def _device_tensor(self, name: str, values: np.ndarray) -> torch.Tensor:
         """A contiguous GPU copy of an input in the dtype the engine expects for it."""

@@ -16,6 +16,7 @@ from fusionvae_core.checkpoint import CheckpointError, file_sha256
 from fusionvae_core.inference.base import InferenceBackend
 from fusionvae_core.inference.device import parse_device
 from fusionvae_core.inference.errors import BackendError
+from fusionvae_core.inference.result import SamplerOutput
 from fusionvae_core.inference.torch_model import SamplingGraph, load_fusionvae, model_metadata
 
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
@@ -35,25 +36,36 @@ class TorchBackend(InferenceBackend):
                 f"torch backend: compile_mode must be None or one of {COMPILE_MODES}, got {compile_mode!r}"
             )
         try:
-            model, temperature = load_fusionvae(model_path)
+            served = load_fusionvae(model_path)
         except CheckpointError as error:
             raise BackendError(str(error)) from None
-        metadata = model_metadata(model, checkpoint_sha=file_sha256(model_path), temperature=temperature)
+        model = served.model
+        metadata = model_metadata(
+            model,
+            checkpoint_sha=file_sha256(model_path),
+            temperature=served.temperature,
+            compositing=served.compositing,
+        )
         super().__init__(model_path, metadata)
         self.device = torch.device(parsed.kind, parsed.index) if parsed.is_cuda else torch.device("cpu")
         self.model = model.to(self.device)
         graph = SamplingGraph(self.model).eval()
-        self.sampler: Callable[..., torch.Tensor] = torch.compile(graph, mode=compile_mode) if compile_mode else graph
+        self.sampler: Callable[..., torch.Tensor | tuple[torch.Tensor, torch.Tensor]] = (
+            torch.compile(graph, mode=compile_mode) if compile_mode else graph
+        )
 
-    def sample_probabilities(self, views: np.ndarray, noise: list[np.ndarray], temperature: float) -> np.ndarray:
+    def run_sampler(self, views: np.ndarray, noise: list[np.ndarray], temperature: float) -> SamplerOutput:
         """Move inputs to the device, run the (compiled) sampler under inference_mode, return numpy on the CPU."""
         with torch.inference_mode():
-            images = self.sampler(
+            outputs = self.sampler(
                 torch.from_numpy(views).to(self.device, non_blocking=True),
                 torch.tensor(temperature, dtype=torch.float32, device=self.device),
                 *(torch.from_numpy(values).to(self.device, non_blocking=True) for values in noise),
             )
-            return images.float().cpu().numpy()
+            images, visibility = outputs if isinstance(outputs, tuple) else (outputs, None)
+            return SamplerOutput(
+                images.float().cpu().numpy(), None if visibility is None else visibility.float().cpu().numpy()
+            )
 
 
 BACKEND_CLASS = TorchBackend

@@ -21,22 +21,32 @@ NO_CHECKPOINT = "none (exported from an in-memory model)"
 
 
 class SamplingGraph(nn.Module):
-    """The exported function: ``(views, temperature, *noise) -> images`` around `FusionVAE.sample_from_noise`."""
+    """The exported function: ``(views, temperature, *noise) -> images`` (and ``visibility`` for models with a
+    visibility head) around `FusionVAE.sample_and_see`."""
 
     def __init__(self, model: FusionVAE) -> None:
         super().__init__()
         self.model = model
 
-    def forward(self, views: torch.Tensor, temperature: torch.Tensor, *noise: torch.Tensor) -> torch.Tensor:
-        """Images [B, S, C, H, W] in [0, 1] for views [B, K, C, H, W] and noise [B·S, C_l, h_l, w_l] per group."""
-        return self.model.sample_from_noise(views, list(noise), temperature)
+    def forward(
+        self, views: torch.Tensor, temperature: torch.Tensor, *noise: torch.Tensor
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        """Images [B, S, C, H, W] in [0, 1] for views [B, K, C, H, W] (K >= 1) and noise [B·S, C_l, h_l, w_l] per
+        group; with a head also the views' visibility [B, K, H, W]."""
+        images, visibility = self.model.sample_and_see(views, list(noise), temperature)
+        return images if visibility is None else (images, visibility)
 
 
 def model_metadata(
-    model: FusionVAE, *, checkpoint_sha: str | None = None, num_samples_hint: int = 3, temperature: float = 1.0
+    model: FusionVAE,
+    *,
+    checkpoint_sha: str | None = None,
+    num_samples_hint: int = 3,
+    temperature: float = 1.0,
+    compositing: bool = False,
 ) -> ModelMetadata:
-    """The metadata an exported (or torch-served) model carries; `checkpoint_sha` names its source checkpoint and
-    `temperature` is the sampling temperature recommended for it."""
+    """The metadata an exported (or torch-served) model carries; `checkpoint_sha` names its source checkpoint,
+    `temperature` is the sampling temperature recommended for it and `compositing` whether compositing helped it."""
     cfg = model.config
     return ModelMetadata(
         preset=cfg.name,
@@ -49,14 +59,18 @@ def model_metadata(
         num_samples_hint=num_samples_hint,
         model_config=cfg.to_dict(),
         temperature=temperature,
+        visibility=model.has_visibility_head,
+        compositing=compositing and model.has_visibility_head,
     )
 
 
 class ServedModel(NamedTuple):
-    """A FusionVAE loaded for serving and the sampling temperature its checkpoint recommends (1.0 if none)."""
+    """A FusionVAE loaded for serving, the sampling temperature its checkpoint recommends (1.0 if none) and whether
+    compositing helped it on validation (ship_model.py; False if not recorded)."""
 
     model: FusionVAE
     temperature: float
+    compositing: bool = False
 
 
 def load_fusionvae(checkpoint_path: str | os.PathLike[str], map_location: str = "cpu") -> ServedModel:
@@ -81,8 +95,14 @@ def load_fusionvae(checkpoint_path: str | os.PathLike[str], map_location: str = 
         raise CheckpointError(
             f"checkpoint {checkpoint_path}: its weights do not fit its model config: {first_line}"
         ) from None
+    meta = payload.get("meta", {})
     try:
-        temperature = checked_temperature(payload.get("meta", {}).get("temperature", 1.0))
+        temperature = checked_temperature(meta.get("temperature", 1.0))
     except ValueError as error:
         raise CheckpointError(f"checkpoint {checkpoint_path}: meta {error}") from None
-    return ServedModel(model.eval(), temperature)
+    compositing = meta.get("compositing", False)
+    if not isinstance(compositing, bool):
+        raise CheckpointError(
+            f"checkpoint {checkpoint_path}: meta compositing must be true or false, got {compositing!r}"
+        )
+    return ServedModel(model.eval(), temperature, compositing)

@@ -3,7 +3,8 @@
 The shared encoder turns views and target into per-group features; the top-down generator starts from a trainable
 tensor h and, group by group (coarse -> fine), forms the conditional prior from the aggregated view features and
 its own state, samples z (from the posterior in training, from the prior when sampling) and merges it into the
-state; postprocessing cells and an output conv give the likelihood parameters.
+state; postprocessing cells and an output conv give the likelihood parameters. With `visibility_head`, a small
+head on the shared encoder predicts per view and pixel whether the view shows the scene (model/visibility.py).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from fusionvae_core.model.inputs import check_images, check_views, repeat_rows
 from fusionvae_core.model.latent import LatentGroup
 from fusionvae_core.model.likelihoods import make_likelihood
 from fusionvae_core.model.regularization import attach_power_iteration_buffers, batchnorm_penalty, spectral_penalty
+from fusionvae_core.model.visibility import make_visibility_head, visibility_loss
 from fusionvae_core.objective import fusion_loss
 
 
@@ -32,7 +34,9 @@ class FusionOutput:
     loss: scalar to minimise, mean_b(recon_nll + β Σ_l α_l KL_l); recon_nll [B]; kl_per_group [B, L] (≥ 0, coarse
     -> fine); elbo [B] = −recon_nll − Σ_l KL_l (analytic KL); log_q [B], log_p [B]: log-densities of the sampled z
     under posterior and prior; log_weight [B] = −recon_nll + log_p − log_q, the single-sample importance log-weight
-    (an unbiased estimate of the ELBO); likelihood_params [B, P, H, W]; mean_image [B, C, H, W] in [0, 1]; beta.
+    (an unbiased estimate of the ELBO); likelihood_params [B, P, H, W]; mean_image [B, C, H, W] in [0, 1]; beta;
+    visibility_bce [B]: the visibility head's BCE against the given labels (None without head or labels), whose
+    weighted mean is part of `loss`.
     """
 
     loss: torch.Tensor
@@ -45,6 +49,7 @@ class FusionOutput:
     likelihood_params: torch.Tensor
     mean_image: torch.Tensor
     beta: float
+    visibility_bce: torch.Tensor | None = None
 
 
 @dataclass
@@ -103,6 +108,7 @@ class FusionVAE(nn.Module):
         self.postprocess = nn.Sequential(*post)
         self.likelihood = make_likelihood(cfg.likelihood, cfg.channels, cfg.num_mixtures)
         self.output = nn.Sequential(nn.ELU(), nn.Conv2d(channels, self.likelihood.num_params, 3, padding=1))
+        self.visibility_head = make_visibility_head(cfg, cfg.scale_channels(cfg.num_scales - 1))
         attach_power_iteration_buffers(self)
         sizes = [cfg.scale_resolution(s) ** 2 / cfg.groups_at_scale(s) for s in self._group_scales]
         self.register_buffer("group_sizes", torch.tensor(sizes), persistent=False)
@@ -129,6 +135,11 @@ class FusionVAE(nn.Module):
         cfg = self.config
         return [(cfg.latent_channels, cfg.scale_resolution(s), cfg.scale_resolution(s)) for s in self._group_scales]
 
+    @property
+    def has_visibility_head(self) -> bool:
+        """Whether the model predicts per-view visibility (`predict_visibility`, the export's extra output)."""
+        return self.visibility_head is not None
+
     def num_parameters(self) -> int:
         """Number of trainable parameters."""
         return sum(p.numel() for p in self.parameters() if p.requires_grad)
@@ -148,16 +159,18 @@ class FusionVAE(nn.Module):
         target: torch.Tensor,
         progress: float = 1.0,
         noise: Sequence[torch.Tensor] | None = None,
+        visibility: torch.Tensor | None = None,
     ) -> FusionOutput:
         """Training pass: posterior samples of z given the target, the loss of eq. 8 and its parts.
 
         `progress` in [0, 1] is the fraction of training done (drives the β warm-up and KL balancing); `noise`
-        optionally fixes the posterior's standard-normal draws (list of [B, C, h, w] per group, see `latent_shapes`).
+        optionally fixes the posterior's standard-normal draws (list of [B, C, h, w] per group, see `latent_shapes`);
+        `visibility` [B, K, H, W] labels add the visibility head's weighted BCE to the loss.
         """
         batch, _ = self._check_views(views)
         self._check_images(target, "target", batch)
         noise = self._checked_noise(noise, batch) if noise is not None else self.draw_noise(batch)
-        result = self._posterior_pass(views, target, noise)
+        result, view_features = self._posterior_pass(views, target, noise)
         assert result.kl_per_group is not None and result.log_q is not None and result.log_p is not None
         recon_nll = self.likelihood.nll(result.params, target)
         loss, beta = fusion_loss(
@@ -168,6 +181,9 @@ class FusionVAE(nn.Module):
             warmup_fraction=self.config.kl_warmup_fraction,
             kl_balance=self.config.kl_balance,
         )
+        bce = visibility_loss(self.visibility_head, views, view_features, visibility)
+        if bce is not None:
+            loss = loss + self.config.visibility_weight * bce.mean()
         return FusionOutput(
             loss=loss,
             recon_nll=recon_nll,
@@ -179,6 +195,7 @@ class FusionVAE(nn.Module):
             likelihood_params=result.params,
             mean_image=self.likelihood.mean(result.params),
             beta=beta,
+            visibility_bce=bce,
         )
 
     def importance_log_weights(
@@ -197,7 +214,7 @@ class FusionVAE(nn.Module):
         num_samples = noise[0].shape[0] // batch
         if noise[0].shape[0] != batch * num_samples:
             raise ValueError(f"FusionVAE: noise rows ({noise[0].shape[0]}) must be a multiple of the batch ({batch})")
-        result = self._posterior_pass(views, target, noise)
+        result, _ = self._posterior_pass(views, target, noise)
         assert result.log_q is not None and result.log_p is not None
         recon_nll = self.likelihood.nll(result.params, repeat_rows(target, num_samples), border)
         return (-recon_nll + result.log_p - result.log_q).unflatten(0, (batch, num_samples))
@@ -235,24 +252,40 @@ class FusionVAE(nn.Module):
         No control flow depends on tensor values, so with K >= 1 it traces to a static graph with dynamic B and K
         (`temperature` may be a 0-d tensor input).
         """
+        return self.sample_and_see(views, noise, temperature)[0]
+
+    def sample_and_see(
+        self, views: torch.Tensor, noise: Sequence[torch.Tensor], temperature: float | torch.Tensor = 1.0
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """`sample_from_noise` and, with a visibility head and K >= 1, the views' visibility [B, K, H, W] in [0, 1]
+        from the same encoder pass (None otherwise): the exported graph's two outputs."""
         batch, count = self._check_views(views)
         noise = self._checked_noise(noise, None)
         total = noise[0].shape[0]
         num_samples = total // batch
-        context = None
+        context, visibility = None, None
         if count:
-            context = [
-                repeat_rows(f.unflatten(0, (batch, count)), num_samples) for f in self.encoder(views.flatten(0, 1))
-            ]
+            features = self.encoder(views.flatten(0, 1))
+            context = [repeat_rows(f.unflatten(0, (batch, count)), num_samples) for f in features]
+            if self.visibility_head is not None:
+                visibility = torch.sigmoid(self.visibility_head(views, features[-1]))
         result = self._top_down(context, None, noise, temperature)
         image = self.likelihood.mean(result.params)
-        return image.unflatten(0, (batch, num_samples))
+        return image.unflatten(0, (batch, num_samples)), visibility
+
+    def predict_visibility(self, views: torch.Tensor) -> torch.Tensor:
+        """p(view k shows the scene at each pixel) [B, K, H, W] from views [B, K, C, H, W] (needs the head)."""
+        if self.visibility_head is None:
+            raise ValueError("FusionVAE.predict_visibility: this model has no visibility head (visibility_head=False)")
+        self._check_views(views)
+        return torch.sigmoid(self.visibility_head(views, self.encoder(views.flatten(0, 1))[-1]))
 
     # ----------------------------------------------------------------------------------------------- internals
     def _posterior_pass(
         self, views: torch.Tensor, target: torch.Tensor, noise: Sequence[torch.Tensor]
-    ) -> _TopDownResult:
-        """Encode views and target once, repeat the features for the noise rows and run the posterior pass."""
+    ) -> tuple[_TopDownResult, torch.Tensor | None]:
+        """Encode views and target once, repeat the features for the noise rows and run the posterior pass; also
+        the views' finest features [B·K, c, h, w] (None for K = 0) for the visibility head."""
         batch, count = views.shape[0], views.shape[1]
         num_samples = noise[0].shape[0] // batch
         images = torch.cat([views.flatten(0, 1), target]) if count else target
@@ -261,7 +294,8 @@ class FusionVAE(nn.Module):
         if count:
             context = [repeat_rows(f[: batch * count].unflatten(0, (batch, count)), num_samples) for f in features]
         target_features = [repeat_rows(f[batch * count :], num_samples) for f in features]
-        return self._top_down(context, target_features, noise, 1.0)
+        view_features = features[-1][: batch * count] if count else None
+        return self._top_down(context, target_features, noise, 1.0), view_features
 
     def _top_down(
         self,

@@ -72,9 +72,12 @@ class TrainingObjective(nn.Module):
         self.model = model
         self.regularization_weight = regularization_weight
 
-    def forward(self, views: torch.Tensor, target: torch.Tensor, progress: float) -> tuple[torch.Tensor, FusionOutput]:
-        """(total loss, the model's output) for one batch at training `progress`."""
-        out: FusionOutput = self.model(views, target, progress=progress)
+    def forward(
+        self, views: torch.Tensor, target: torch.Tensor, progress: float, visibility: torch.Tensor
+    ) -> tuple[torch.Tensor, FusionOutput]:
+        """(total loss, the model's output) for one batch at training `progress` (visibility labels train the
+        model's visibility head, if it has one)."""
+        out: FusionOutput = self.model(views, target, progress=progress, visibility=visibility)
         with torch.autocast(views.device.type, enabled=False):
             penalty = self.model.regularization_loss()
         return out.loss.float() + self.regularization_weight * penalty, out
@@ -220,12 +223,13 @@ class Trainer:
         config, context, step = self.config, self.context, self.step
         views = batch.views.to(context.device, non_blocking=True)
         target = batch.target.to(context.device, non_blocking=True)
+        visibility = batch.visibility.to(context.device, non_blocking=True)
         lr = learning_rate(step, self.total_steps, config.optim.lr, config.optim.lr_min, config.optim.warmup_steps)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         snapshot = BufferSnapshot(self.model)
         with torch.autocast(context.device.type, dtype=torch.bfloat16, enabled=self.use_bf16):
-            loss, out = self.objective(views, target, training_progress(step, self.total_steps))
+            loss, out = self.objective(views, target, training_progress(step, self.total_steps), visibility)
         if step in config.debug.nan_at_steps:
             loss = loss * float("nan")
         self.optimizer.zero_grad(set_to_none=True)
@@ -257,6 +261,8 @@ class Trainer:
             "skipped": reason,
             "skipped_total": self.guard.skipped,
         }
+        if out.visibility_bce is not None:
+            metrics["visibility_bce"] = float(out.visibility_bce.detach().float().mean())
         logger.step(step, metrics, kl.mean(dim=0).tolist(), views.shape[0] * context.world_size)
         self.step += 1
         return stop_anywhere
@@ -273,16 +279,23 @@ class Trainer:
         model.eval()
         loader = make_loader(self.eval_set, self.batch_size, shuffle=False, num_workers=0, seed=run.seed)
         recon, kl, count = 0.0, 0.0, 0
+        bce, bce_items = 0.0, 0  # visibility BCE over the items that had views
         fork_devices = [device] if device.type == "cuda" else []
         with torch.no_grad(), torch.random.fork_rng(devices=fork_devices):
             torch.manual_seed(run.seed)
             for index, batch in enumerate(loader):
                 if index >= run.eval_batches or count >= item_limit:
                     break
-                views, target = batch.views[: item_limit - count], batch.target[: item_limit - count]
-                out: FusionOutput = model(views.to(device), target.to(device), progress=1.0)
+                keep = item_limit - count
+                views, target, visibility = batch.views[:keep], batch.target[:keep], batch.visibility[:keep]
+                out: FusionOutput = model(
+                    views.to(device), target.to(device), progress=1.0, visibility=visibility.to(device)
+                )
                 recon += float(out.recon_nll.float().sum())
                 kl += float(out.kl_per_group.float().sum())
+                if out.visibility_bce is not None and views.shape[1]:
+                    bce += float(out.visibility_bce.float().sum())
+                    bce_items += target.shape[0]
                 count += target.shape[0]
             grid = compose_grid(self._grid_rows())
         model.train(was_training)
@@ -290,6 +303,8 @@ class Trainer:
         metrics = {"recon_bpd": recon / count / dims_ln2}
         if kl:
             metrics.update(kl_bpd=kl / count / dims_ln2, neg_elbo_bpd=(recon + kl) / count / dims_ln2)
+        if bce_items:
+            metrics["visibility_bce_per_pixel"] = bce / bce_items / self.model_config.image_size**2
         logger.evaluation(self.step, metrics, grid)
 
     def _grid_rows(self) -> list[list[torch.Tensor | None]]:
