@@ -146,6 +146,7 @@ class RunSection:
     eval_batches: int = 4
     ckpt_interval: int = 500
     grid_examples: int = 4  # examples per view count K in the TensorBoard sample grid
+    init_from: str | None = None  # fine-tune: start from this checkpoint's weights (fresh optimiser and schedule)
 
 
 @dataclass(frozen=True)

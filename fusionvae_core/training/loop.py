@@ -32,7 +32,7 @@ from fusionvae_core.training.distributed import DistributedContext
 from fusionvae_core.training.environment import describe_hardware
 from fusionvae_core.training.guards import BufferSnapshot, SkipGuard
 from fusionvae_core.training.logging import RunLogger
-from fusionvae_core.training.models import TrainableModel, build_model, model_from_checkpoint
+from fusionvae_core.training.models import TrainableModel, build_model, initialise_from, model_from_checkpoint
 from fusionvae_core.training.rng_state import capture_rng_state, restore_rng_state
 from fusionvae_core.training.schedule import learning_rate, training_progress
 from fusionvae_core.training.signals import StopRequest
@@ -134,8 +134,11 @@ class Trainer:
             )
         epochs = config.budget.epochs
         self.total_steps = config.budget.max_steps or (epochs or 0) * self.batches.steps_per_epoch
+        self.initialised = None  # how run.init_from initialised the weights (logged when the run starts)
         if resume is None:
             self.model, self.model_config_dict = build_model(config.model.kind, self.model_config)
+            if run.init_from is not None:
+                self.initialised = initialise_from(self.model, config.model.kind, run.init_from)
         else:
             self.model = model_from_checkpoint(resume, "to resume")
             self.model_config_dict = resume["model_config"]
@@ -178,6 +181,8 @@ class Trainer:
                 f"resuming a {self.resumed_world_size}-process run with {context.world_size} processes: data order "
                 "and RNG streams differ from an uninterrupted run"
             )
+        if self.initialised is not None:
+            logger.message(self.initialised)
         logger.message(
             f"{config.name}: {config.model.kind} with {_num_parameters(self.model):,} parameters, step {self.step} "
             f"of {self.total_steps} ({self.batches.steps_per_epoch} steps/epoch, batch {config.budget.batch_size} "

@@ -51,6 +51,35 @@ def model_from_checkpoint(payload: dict[str, Any], source: str) -> TrainableMode
     return model
 
 
+#: Parameter prefixes a checkpoint may lack when it initialises a model: parts added since (trained from scratch).
+NEW_PARTS = ("visibility_head.",)
+
+
+def initialise_from(model: TrainableModel, kind: str, path: str | os.PathLike[str]) -> str:
+    """Load the weights of the checkpoint at `path` into a freshly built `model` of `kind` (fine-tuning); the
+    parts in NEW_PARTS may be missing from it. Returns a one-line account; CheckpointError if the weights do not fit.
+    """
+    payload = load_checkpoint(path)
+    if payload["model_kind"] != kind:
+        raise CheckpointError(
+            f"run.init_from {path}: holds a {payload['model_kind']!r} model, this run trains {kind!r}"
+        )
+    try:
+        missing, unexpected = model.load_state_dict(payload["state_dict"], strict=False)
+    except RuntimeError as error:  # a tensor of another shape: another preset, size or channel count
+        first_line = str(error).strip().splitlines()[1:2] or [type(error).__name__]
+        raise CheckpointError(
+            f"run.init_from {path}: its weights do not fit this model: {first_line[0].strip()}"
+        ) from None
+    new = sorted({key.split(".")[0] for key in missing if key.startswith(NEW_PARTS)})
+    unfit = [key for key in missing if not key.startswith(NEW_PARTS)] + list(unexpected)
+    if unfit:
+        raise CheckpointError(
+            f"run.init_from {path}: its weights do not fit this model ({len(unfit)} tensors differ, e.g. {unfit[0]})"
+        )
+    return f"initialised from {path}" + (f" (new, trained from scratch: {', '.join(new)})" if new else "")
+
+
 def load_trained_model(path: str | os.PathLike[str]) -> TrainedModel:
     """Load a checkpoint file (CPU tensors) and rebuild its network in eval mode; CheckpointError if unusable."""
     payload = load_checkpoint(path)
