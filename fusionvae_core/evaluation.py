@@ -93,6 +93,10 @@ class EvaluationSettings:
     region_samples: int = 8
     region_temperature: float = 1.0
 
+    def item_count(self, dataset: FusionDataset) -> int:
+        """How many items of `dataset` are scored: the first `max_items`, or all."""
+        return len(dataset) if self.max_items is None else min(self.max_items, len(dataset))
+
 
 @dataclass
 class ModelScores:
@@ -186,7 +190,7 @@ def evaluate_model(
 def evaluation_batches(dataset: FusionDataset, settings: EvaluationSettings, k: int) -> list[FusionBatch]:
     """The evaluation items (the first `max_items`, if set) with K = k views, in batches of `batch_size`."""
     loader = make_loader(dataset, settings.batch_size, shuffle=False, num_workers=0, seed=settings.seed, fixed_k=k)
-    limit = len(dataset) if settings.max_items is None else min(settings.max_items, len(dataset))
+    limit = settings.item_count(dataset)
     batches, seen = [], 0
     for batch in loader:
         if seen >= limit:

@@ -1,14 +1,16 @@
 """training/evaluate.py's region tables (regions.md, regions.csv) and the goals read off them: rendered tabletop
-scenes report object, hidden and whole-image rows (a view-median figure recomputed by hand); FusionMNIST, which has
-no object masks, reports whole-image and hidden-pixel rows and says so."""
+scenes report object, hidden and whole-image rows (a view-median figure recomputed by hand); own data (an image
+folder), which has no object masks, reports whole-image and hidden-pixel rows and says so."""
 
 from __future__ import annotations
 
 import csv
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from fusionvae_core import FusionVAE, ModelConfig
 from fusionvae_core.baselines import ViewReference
@@ -24,11 +26,10 @@ SIZE, ITEMS = 32, 4
 ARGUMENTS = ["--tables", "regions", "--items", str(ITEMS), "--region-samples", "2", "--batch-size", "2"]
 
 
-def tiny_checkpoint(path: Path, channels: int) -> Path:
-    """An untrained tiny FusionVAE checkpoint for 32² images (the plumbing, not the quality, is under test)."""
+def tiny_checkpoint(path: Path, size: int = SIZE) -> Path:
+    """An untrained tiny RGB FusionVAE checkpoint for `size`² images (the plumbing, not the quality, is tested)."""
     torch.manual_seed(0)
-    likelihood = "bernoulli" if channels == 1 else "logistic_mixture"
-    model = FusionVAE(ModelConfig.preset("tiny", image_size=SIZE, channels=channels, likelihood=likelihood))
+    model = FusionVAE(ModelConfig.preset("tiny", image_size=size, channels=3, likelihood="logistic_mixture"))
     save_checkpoint(path, model_kind="fusionvae", model_config=model.config.to_dict(), state_dict=model.state_dict())
     return path
 
@@ -44,7 +45,7 @@ def tabletop(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_tabletop_regions_report_object_hidden_and_whole_image_rows(
     tabletop: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    checkpoint = tiny_checkpoint(tmp_path / "rgb.pt", channels=3)
+    checkpoint = tiny_checkpoint(tmp_path / "rgb.pt")
     out = tmp_path / "eval"
     arguments = ["--checkpoint", str(checkpoint), "--dataset", "fusion_tabletop", "--data-root", str(tabletop)]
     assert evaluate.main([*arguments, *ARGUMENTS, "--out", str(out)]) == 0
@@ -81,13 +82,21 @@ def test_tabletop_regions_report_object_hidden_and_whole_image_rows(
     assert "FusionVAE has no visibility head" in goals and "not measured (no CVAE+S row)" in goals
 
 
-def test_data_without_object_masks_reports_whole_image_and_hidden_pixels_and_says_so(tmp_path: Path) -> None:
-    checkpoint = tiny_checkpoint(tmp_path / "grey.pt", channels=1)
+def test_own_data_without_object_masks_reports_whole_image_and_hidden_pixels_and_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # the folder's index cache
+    folder = tmp_path / "images"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for index in range(40):  # about 10 % land in the test split
+        Image.fromarray(rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)).save(folder / f"{index:02d}.png")
+    checkpoint = tiny_checkpoint(tmp_path / "rgb.pt", size=64)
     out = tmp_path / "eval"
-    arguments = ["--checkpoint", str(checkpoint), "--dataset", "fusion_mnist", *ARGUMENTS, "--out", str(out)]
-    assert evaluate.main([*arguments, "--region-temperature", "0.7"]) == 0
+    arguments = ["--checkpoint", str(checkpoint), "--dataset", "image_folder", "--data-root", str(folder)]
+    assert evaluate.main([*arguments, *ARGUMENTS, "--region-temperature", "0.7", "--out", str(out)]) == 0
     results = read_regions_csv(out / "regions.csv")
-    assert {r.region for r in results} == {"whole", "hidden"}
+    assert {r.region for r in results} == {"whole", "hidden"} and all(r.items > 0 for r in results)
     markdown = (out / "regions.md").read_text()
     assert "### Target-object pixels\n\nNot reported: " + NO_OBJECT_MASKS in markdown
-    assert f"{ITEMS} items of fusion_mnist / test, seed 0; 2 hypotheses per item at temperature 0.7 (" in markdown
+    assert "items of image_folder / test, seed 0; 2 hypotheses per item at temperature 0.7 (" in markdown

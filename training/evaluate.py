@@ -145,7 +145,7 @@ def check_compatible(models: list[tuple[str, TrainedModel]], dataset: FusionData
 
 def report_header(args: argparse.Namespace, dataset: FusionDataset, settings: EvaluationSettings) -> str:
     """Markdown lines above the table: data, metric definitions and sample counts."""
-    items = len(dataset) if settings.max_items is None else min(settings.max_items, len(dataset))
+    items = settings.item_count(dataset)
     size = dataset.image_size - 2 * settings.border
     scored = (
         f"over the {size}×{size} digit ({settings.border}-px padding cropped, divided by {dataset.channels * size**2} "
@@ -202,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     if "paper" in args.tables:
         written += write_paper_tables(args, networks, dataset, settings, device)
     if "regions" in args.tables:
-        written += write_region_tables(args.out, networks, dataset, settings, device, args.split)
+        written += write_region_tables(args, networks, dataset, settings, device)
     print(f"wrote {', '.join(str(path) for path in written)}")
     return 0
 
@@ -241,21 +241,19 @@ def write_paper_tables(
 
 
 def write_region_tables(
-    out: Path,
+    args: argparse.Namespace,
     networks: list[tuple[str, Any]],
     dataset: FusionDataset,
     settings: EvaluationSettings,
     device: torch.device,
-    split: str,
 ) -> list[Path]:
-    """regions.md and regions.csv in `out` for the networks and the region references; returns the files."""
+    """regions.md and regions.csv in args.out for the networks and the region references; returns the files."""
     results = evaluate_regions(networks, dataset, settings, device)
-    items = len(dataset) if settings.max_items is None else min(settings.max_items, len(dataset))
-    scope = f"{items} items of {dataset.name} / {split}, seed {settings.seed}"
+    scope = f"{settings.item_count(dataset)} items of {dataset.name} / {args.split}, seed {settings.seed}"
     markdown = regions_markdown(results, scope, settings.region_samples, settings.region_temperature)
-    (out / REGIONS_MARKDOWN).write_text(markdown, encoding="utf-8")
-    write_regions_csv(out / REGIONS_CSV, results)
-    return [out / REGIONS_MARKDOWN, out / REGIONS_CSV]
+    (args.out / REGIONS_MARKDOWN).write_text(markdown, encoding="utf-8")
+    write_regions_csv(args.out / REGIONS_CSV, results)
+    return [args.out / REGIONS_MARKDOWN, args.out / REGIONS_CSV]
 
 
 if __name__ == "__main__":
