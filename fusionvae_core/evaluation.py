@@ -4,7 +4,8 @@ Every model sees the same fixed-seed items with K = 0, 1, 2, 3 views (the K-view
 item's three fixed views). Latent-variable models (FusionVAE, CVAE) get the importance-sampled NLL
 (`metrics.nll_bpd`, on the 28×28 digit for FusionMNIST-style data as NVAE scores MNIST) and MSE_min over prior
 samples (`metrics.mse_min`) at each of the authors' temperatures (0.6, 0.8, 1.0); deterministic predictors (FCN,
-the view mean/max references) only an MSE, which is their MSE_min for any number of samples and any temperature.
+the view mean/max/median references) only an MSE, which is their MSE_min for any number of samples and any
+temperature (the best-single-view oracle: the lowest MSE among the K views).
 Results become the paper's table layout (markdown, CSV) and a figure of inputs, target and hypotheses per model.
 """
 
@@ -27,6 +28,7 @@ from fusionvae_core.data import FusionBatch, FusionDataset, make_loader
 from fusionvae_core.data.digits import DIGIT_BORDER
 from fusionvae_core.metrics import DEFAULT_CHUNK_SIZE, mse_min, nll_bpd
 from fusionvae_core.model import FusionVAE
+from fusionvae_core.region_metrics import oracle_pick
 
 VIEW_COUNTS = (0, 1, 2, 3)
 # what training/evaluate.py writes into its output folder (diagnostics.md only when a latent-variable model is scored)
@@ -44,6 +46,8 @@ DISPLAY_NAMES = {
     "cvae_s": "CVAE+S",
     "mean": "view mean",
     "max": "view max",
+    "median": "view median",
+    "best_view": "best single view",
 }
 
 
@@ -74,8 +78,9 @@ def score_border(dataset_name: str) -> int:
 @dataclass(frozen=True)
 class EvaluationSettings:
     """Sample counts, batch size, seed (items' views and sampling noise), MSE_min temperatures, item limit, chunk
-    size (samples evaluated together per item: larger is faster on a GPU; estimates agree up to float rounding) and
-    the NLL's `border` (pixels per edge left out, see `score_border`)."""
+    size (samples evaluated together per item: larger is faster on a GPU; estimates agree up to float rounding), the
+    NLL's `border` (pixels per edge left out, see `score_border`) and the hypotheses per item and their temperature
+    for the region metrics (region_evaluation.py)."""
 
     num_importance: int = 100
     num_samples: int = 100
@@ -85,6 +90,12 @@ class EvaluationSettings:
     max_items: int | None = None
     chunk_size: int = DEFAULT_CHUNK_SIZE
     border: int = 0
+    region_samples: int = 8
+    region_temperature: float = 1.0
+
+    def item_count(self, dataset: FusionDataset) -> int:
+        """How many items of `dataset` are scored: the first `max_items`, or all."""
+        return len(dataset) if self.max_items is None else min(self.max_items, len(dataset))
 
 
 @dataclass
@@ -120,6 +131,15 @@ def is_deterministic(model: Any) -> bool:
     return bool(getattr(model, "deterministic", False))
 
 
+def candidate_images(model: Any, views: torch.Tensor) -> torch.Tensor:
+    """[B, S, C, H, W]: a deterministic predictor's images, of which the one closest to the target is scored: a view
+    reference's candidates (ViewReference), else the one prediction (S = 1)."""
+    with torch.no_grad():
+        if hasattr(model, "candidates"):
+            return cast(torch.Tensor, model.candidates(views))
+        return cast(torch.Tensor, model.predict(views)).unsqueeze(1)
+
+
 def evaluate_model(
     name: str, model: Any, dataset: FusionDataset, settings: EvaluationSettings, device: torch.device
 ) -> ModelScores:
@@ -131,10 +151,9 @@ def evaluate_model(
         for batch in tqdm(evaluation_batches(dataset, settings, k), desc=f"{name} K={k}", disable=None):
             views, target = batch.views.to(device), batch.target.to(device)
             if is_deterministic(model):
-                with torch.no_grad():
-                    prediction = model.predict(views)
+                errors = (candidate_images(model, views) - target.unsqueeze(1)).square().flatten(2).mean(dim=2)
                 for values in mse_values.values():
-                    values.append((prediction - target).square().flatten(1).mean(dim=1).cpu())
+                    values.append(errors.amin(dim=1).cpu())
                 continue
             # metrics are written against FusionVAE; the CVAE baselines provide the same sampling interface
             latent_model = cast(FusionVAE, model)
@@ -171,7 +190,7 @@ def evaluate_model(
 def evaluation_batches(dataset: FusionDataset, settings: EvaluationSettings, k: int) -> list[FusionBatch]:
     """The evaluation items (the first `max_items`, if set) with K = k views, in batches of `batch_size`."""
     loader = make_loader(dataset, settings.batch_size, shuffle=False, num_workers=0, seed=settings.seed, fixed_k=k)
-    limit = len(dataset) if settings.max_items is None else min(settings.max_items, len(dataset))
+    limit = settings.item_count(dataset)
     batches, seen = [], 0
     for batch in loader:
         if seen >= limit:
@@ -202,11 +221,14 @@ def table_columns(temperatures: Sequence[float] = PAPER_TEMPERATURES) -> list[st
 
 
 def markdown_table(
-    rows: Sequence[tuple[str, Sequence[float | None]]], columns: Sequence[str], decimals: int = 2
+    rows: Sequence[tuple[str, Sequence[float | None]]],
+    columns: Sequence[str],
+    decimals: int = 2,
+    bold_lowest: bool = True,
 ) -> str:
-    """Markdown table (rows = models, `columns` as `table_columns`) with each column's lowest value in bold and "–"
-    for undefined cells."""
-    best = [_lowest(values[i] for _, values in rows) for i in range(len(columns))]
+    """Markdown table (rows = models, `columns` as `table_columns`) with "–" for undefined cells and, if
+    `bold_lowest`, each column's lowest value in bold."""
+    best = [_lowest(values[i] for _, values in rows) if bold_lowest else None for i in range(len(columns))]
     lines = ["| model | " + " | ".join(columns) + " |", "|---|" + "---:|" * len(columns)]
     for name, values in rows:
         cells = []
@@ -308,7 +330,9 @@ def render_figure(
         for k in VIEW_COUNTS:
             loader = make_loader(dataset, FIGURE_EXAMPLES_PER_K, shuffle=False, num_workers=0, seed=seed, fixed_k=k)
             views, target, *_ = next(iter(loader))
-            outputs = [_hypotheses(model, views.to(device), temperature).cpu() for _, model in models]
+            outputs = [
+                _hypotheses(model, views.to(device), target.to(device), temperature).cpu() for _, model in models
+            ]
             for b in range(target.shape[0]):
                 row: list[torch.Tensor | None] = [views[b, i] if i < k else None for i in range(3)]
                 row.append(target[b])
@@ -320,10 +344,11 @@ def render_figure(
     _save_labelled_grid(path, compose_grid(rows, layout.pad), figure_columns(models), labels, layout)
 
 
-def _hypotheses(model: Any, views: torch.Tensor, temperature: float) -> torch.Tensor:
-    """[B, S, C, H, W]: the prediction (S = 1) of a deterministic model, else FIGURE_HYPOTHESES samples."""
+def _hypotheses(model: Any, views: torch.Tensor, target: torch.Tensor, temperature: float) -> torch.Tensor:
+    """[B, S, C, H, W]: the scored image (S = 1) of a deterministic model (the best single view's oracle pick), else
+    FIGURE_HYPOTHESES samples."""
     if is_deterministic(model):
-        return cast(torch.Tensor, model.predict(views)).unsqueeze(1)
+        return oracle_pick(candidate_images(model, views), target).unsqueeze(1)
     was_training = model.training
     model.eval()
     samples = cast(torch.Tensor, model.sample(views, num_samples=FIGURE_HYPOTHESES, temperature=temperature))

@@ -63,7 +63,7 @@ def diagnostics_section(
     latent_models = [(name, model) for name, model in predictors if isinstance(model, (FusionVAE, ConditionalVAE))]
     if not latent_models:
         return []
-    items = len(dataset) if settings.max_items is None else min(settings.max_items, len(dataset))
+    items = settings.item_count(dataset)
     lines = [
         SECTION_TITLE,
         "",

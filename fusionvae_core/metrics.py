@@ -50,7 +50,7 @@ def nll_bpd(
     """
     _check_count("nll_bpd", "num_importance", num_importance)
     batch = target.shape[0]
-    with _evaluating(model):
+    with evaluating(model):
         log_weights = torch.cat(
             [
                 model.importance_log_weights(views, target, noise, border)[:, :valid]
@@ -80,18 +80,32 @@ def mse_min(
     the result never grows with `num_samples`.
     """
     _check_count("mse_min", "num_samples", num_samples)
-    batch = target.shape[0]
-    best = torch.full((batch,), math.inf, device=target.device)
-    with _evaluating(model):
-        for noise, valid in _noise_chunks(model, batch, num_samples, seed, chunk_size):
-            images = model.sample_from_noise(views, noise, temperature)[:, :valid]
-            errors = (images - target.unsqueeze(1)).square().flatten(2).mean(dim=2)
-            best = torch.minimum(best, errors.amin(dim=1))
+    best = torch.full((target.shape[0],), math.inf, device=target.device)
+    for images in sampled_images(model, views, num_samples, seed=seed, temperature=temperature, chunk_size=chunk_size):
+        errors = (images - target.unsqueeze(1)).square().flatten(2).mean(dim=2)
+        best = torch.minimum(best, errors.amin(dim=1))
     return best
 
 
+def sampled_images(
+    model: FusionVAE,
+    views: torch.Tensor,
+    num_samples: int,
+    *,
+    seed: int = 0,
+    temperature: float = 1.0,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+) -> Iterator[torch.Tensor]:
+    """The prior samples [B, n, C, H, W] of views [B, K, C, H, W], chunk by chunk (n <= chunk_size, N in all): the
+    hypotheses MSE_min scores, nested as the module docstring says."""
+    _check_count("sampled_images", "num_samples", num_samples)
+    with evaluating(model):
+        for noise, valid in _noise_chunks(model, views.shape[0], num_samples, seed, chunk_size):
+            yield model.sample_from_noise(views, noise, temperature)[:, :valid]
+
+
 @contextmanager
-def _evaluating(model: FusionVAE) -> Iterator[None]:
+def evaluating(model: torch.nn.Module) -> Iterator[None]:
     """Eval mode and no_grad for the duration, restoring the model's training flag afterwards."""
     was_training = model.training
     model.eval()

@@ -113,7 +113,7 @@ def test_view_references_fuse_present_views_pixel_wise() -> None:
         empty = ViewReference(method).predict(views[:, :0])
         assert empty.shape == (2, 1, 4, 4) and not empty.any(), "no views: a black image"
     with pytest.raises(ValueError, match="method must be one of"):
-        ViewReference("median")
+        ViewReference("mode")
 
 
 def test_baseline_config_round_trips_and_rejects_bad_fields() -> None:

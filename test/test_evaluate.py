@@ -37,6 +37,7 @@ KINDS_AND_STEPS = {"fusionvae": 10, "fcn": 2, "cvae": 4}
 PER_K = ("K=0", "K=1", "K=2", "K=3", "avg")
 BLOCKS = ("NLL", "MSE_min T=0.6", "MSE_min T=0.8", "MSE_min T=1")  # NLL, then MSE_min at the authors' temperatures
 CSV_HEADER = ["model"] + [f"{block} {k} [1e-2]" for block in BLOCKS for k in PER_K]
+REFERENCES = ("mean", "max", "median", "best_view")
 
 
 @pytest.fixture(scope="module")
@@ -117,11 +118,11 @@ def test_evaluate_cli_writes_the_paper_table_and_figure(
     checkpoints: dict[str, Path], test_split: FusionDataset, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "eval"
-    arguments = ["--checkpoint", *(str(checkpoints[kind]) for kind in KINDS_AND_STEPS), "--references", "mean", "max"]
+    arguments = ["--checkpoint", *(str(checkpoints[kind]) for kind in KINDS_AND_STEPS), "--references", *REFERENCES]
     arguments += ["--split", "test", "--items", "6", "--nll-samples", "2", "--mse-samples", "2", "--batch-size", "3"]
-    arguments += ["--chunk-size", "2"]
+    arguments += ["--chunk-size", "2", "--tables", "paper"]
     assert evaluate.main([*arguments, "--out", str(out)]) == 0
-    names = ["FusionVAE", "FCN", "CVAE", "view mean", "view max"]
+    names = ["FusionVAE", "FCN", "CVAE", "view mean", "view max", "view median", "best single view"]
 
     with (out / "table.csv").open(newline="") as handle:
         table = list(csv.reader(handle))
@@ -129,7 +130,7 @@ def test_evaluate_cli_writes_the_paper_table_and_figure(
     values = {row[0]: [float(cell) if cell else None for cell in row[1:]] for row in table[1:]}
     for name, row in values.items():
         nll, blocks = row[:5], [row[i : i + 5] for i in range(5, len(row), 5)]
-        assert all(v is None for v in nll) == (name in ("FCN", "view mean", "view max")), name
+        assert all(v is None for v in nll) == (name not in ("FusionVAE", "CVAE")), name
         for part in (nll, *blocks) if nll[0] is not None else blocks:
             assert all(v is not None and v > 0 for v in part)
             assert part[4] == pytest.approx(np.mean(part[:4]), abs=1e-5), f"{name}: avg is the mean over K"
@@ -141,6 +142,9 @@ def test_evaluate_cli_writes_the_paper_table_and_figure(
     items = [test_split[i] for i in range(6)]
     by_hand = np.mean([float((item.views[:2].mean(dim=0) - item.target).square().mean()) for item in items])
     assert values["view mean"][5 + 2] == pytest.approx(100 * by_hand, rel=1e-4)
+    assert values["view median"][5 + 2] == pytest.approx(100 * by_hand, rel=1e-4), "of two views: their mean"
+    oracle = np.mean([min(float((view - item.target).square().mean()) for view in item.views[:2]) for item in items])
+    assert values["best single view"][5 + 2] == pytest.approx(100 * oracle, rel=1e-4), "the closer of the 2 views"
 
     markdown = (out / "table.md").read_text()
     cells = _parse_markdown_table(markdown)
@@ -194,15 +198,15 @@ def test_evaluate_cli_writes_no_diagnostics_without_a_latent_variable_model(
     (out / "diagnostics.md").write_text("from an earlier evaluation of other models\n")
     arguments = ["--checkpoint", str(checkpoints["fcn"]), "--references", "mean", "--items", "2", "--mse-samples", "1"]
     assert evaluate.main([*arguments, "--out", str(out)]) == 0
-    assert sorted(p.name for p in out.iterdir()) == ["figure.png", "table.csv", "table.md"]
+    assert sorted(p.name for p in out.iterdir()) == ["figure.png", "regions.csv", "regions.md", "table.csv", "table.md"]
 
 
 def _check_figure(path: Path, test_split: FusionDataset) -> None:
-    """PNG with 12 rows (3 per K) and columns: 3 inputs, target, 3 + 1 + 3 model outputs, 2 references."""
+    """PNG with 12 rows (3 per K) and columns: 3 inputs, target, 3 + 1 + 3 model outputs, 4 references."""
     image = Image.open(path)
     assert image.format == "PNG"
     layout = FigureLayout(32)
-    columns = 3 + 1 + 3 + 1 + 3 + 1 + 1
+    columns = 3 + 1 + 3 + 1 + 3 + len(REFERENCES)
     assert image.size == layout.size(len(VIEW_COUNTS) * FIGURE_EXAMPLES_PER_K, columns)
     pixels = np.asarray(image.convert("L"))
 

@@ -11,6 +11,7 @@ import pytest
 
 from fusionvae_core.checkpoint import file_sha256, load_checkpoint
 from fusionvae_core.inference import load_backend
+from fusionvae_core.region_report import SECTION_TITLE as REGIONS_TITLE
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -40,6 +41,7 @@ def test_shipped_folder_holds_a_loadable_model_and_metrics(finished_run: Path, t
     ship = _python(
         "ship_model.py", "--run-dir", str(finished_run), "--out", str(out),
         "--items", "8", "--val-items", "8", "--nll-samples", "2", "--mse-samples", "2", "--temperatures", "0.5", "1",
+        "--region-samples", "2",
     )  # fmt: skip
     assert ship.returncode == 0, ship.stderr
     assert sorted(p.name for p in out.iterdir()) == ["checkpoint.pt", "metrics.md", "model.onnx"]
@@ -70,6 +72,18 @@ def test_shipped_folder_holds_a_loadable_model_and_metrics(finished_run: Path, t
     assert "3 steps x batch 16" in metrics and "training/evaluate.py" in metrics and "--out EVAL_DIR" in metrics
     assert "NLL" in metrics and "MSE" in metrics  # evaluate.py's table is embedded
 
+    # no visibility head: compositing is off, recorded like the temperature, and metrics.md says why
+    assert shipped["meta"]["compositing"] is False and shipped["meta"]["compositing_selection"] == {}
+    assert "compositing off, recorded in the checkpoint: the model has no visibility head" in metrics
+    assert "--tables regions --split val" in metrics and "--tables paper --split val" in metrics
+    assert f"at temperature {best:g} (" in metrics, "the region tables sample at the recorded temperature"
+    regions, goals = metrics.split(REGIONS_TITLE)[1].split("## Goals")
+    assert "Not reported: no object masks for this data" in regions and "| FusionVAE generated |" in regions
+    goal_lines = [line for line in goals.splitlines() if line.startswith("- ")]
+    assert goal_lines[0] == "- FusionVAE has no visibility head: its generated output stands in."
+    assert "object pixels, K = 3: FusionVAE generated / view median: not measured (no object masks" in goals
+    assert "whole image, FusionVAE generated below view median at every K: K=0: " in goals
+
 
 def test_an_unfinished_run_is_refused_and_nothing_is_written(finished_run: Path, tmp_path: Path) -> None:
     stopped = tmp_path / "stopped"
@@ -91,14 +105,21 @@ def test_baselines_of_the_same_budget_and_references_join_the_test_table(finishe
     ship = _python(
         "ship_model.py", "--run-dir", str(finished_run), "--out", str(out), "--compare", str(baseline),
         "--references", "mean", "max", "--items", "4", "--val-items", "4", "--nll-samples", "2",
-        "--mse-samples", "2", "--temperatures", "1",
+        "--mse-samples", "2", "--temperatures", "1", "--region-samples", "2",
     )  # fmt: skip
     assert ship.returncode == 0, ship.stderr
     metrics = (out / "metrics.md").read_text()
-    table, rest = metrics.split("## Where the information sits (latent diagnostics)")
+    table, rest = metrics.split(REGIONS_TITLE)
+    regions, rest = rest.split("## Where the information sits (latent diagnostics)")
     diagnostics = rest.split("## Training config")[0]
     rows = [line.split("|")[1].strip() for line in table.splitlines() if line.startswith("| ")][1:]
     assert rows == ["FusionVAE", "CVAE+S", "view mean", "view max"], rows
+    whole_image = regions.split("### Hidden pixels")[0]
+    rows = [line.split("|")[1].strip() for line in whole_image.splitlines() if line.startswith("| ")][1:]
+    outputs = ("generated", "oracle composite")
+    references = ["view mean", "view median", "best single view"]
+    assert rows == [f"{m} {o}" for m in ("FusionVAE", "CVAE+S") for o in outputs] + references, rows
+    assert "object pixels, FusionVAE generated ahead of CVAE+S generated: not measured (no object masks" in metrics
     rows = [line.split("|")[1:3] for line in diagnostics.splitlines() if line.startswith("| ")][1:]
     assert [(name.strip(), int(k)) for name, k in rows] == [(n, k) for n in ("FusionVAE", "CVAE+S") for k in range(4)]
     assert f"same budget and recipe: `{baseline}`" in metrics and f"{baseline}/checkpoints/last.pt" in metrics

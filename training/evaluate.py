@@ -1,13 +1,20 @@
-"""Score trained checkpoints with the paper's metrics (sec. 5.5) and write its table layout and a fig. 3-like PNG.
+"""Score trained checkpoints with the paper's metrics (sec. 5.5) and write its table layout and a fig. 3-like PNG,
+and with the metrics that look where a robot looks (target objects, hidden pixels, uncertainty, visibility).
 
     python training/evaluate.py --checkpoint runs/mnist/checkpoints/last.pt runs/fcn/checkpoints/last.pt \
-        --references mean max --dataset fusion_mnist --split test --out results/mnist_eval
+        --references mean max median --dataset fusion_mnist --split test --out results/mnist_eval
 
-Per model: NLL in bits/dim by importance sampling (latent-variable models only; on FusionMNIST-style data over the
-28×28 digit, /784, as NVAE scores MNIST) and MSE_min over prior samples at each of --temperatures (default the
-authors' 0.6 0.8 1.0), for K = 0..3 views and their average, in units of 1e-2. OUT receives table.md, table.csv,
+"paper" tables (--tables): per model, NLL in bits/dim by importance sampling (latent-variable models only; on
+FusionMNIST-style data over the 28×28 digit, /784, as NVAE scores MNIST) and MSE_min over prior samples at each of
+--temperatures (default the authors' 0.6 0.8 1.0), for K = 0..3 views and their average, in units of 1e-2, next to
+the --references (view mean, max, median; best_view: the oracle-picked view). OUT receives table.md, table.csv,
 figure.png and, when a latent-variable model is scored, diagnostics.md (KL per latent group, prior- vs posterior-mean
 error per K: why a model ranks where it does).
+"regions" tables: regions.md and regions.csv (fusionvae_core/region_evaluation.py): per K the mean-image MSE and
+MSE_min of --region-samples hypotheses over the whole image, the target-object pixels (data with object masks) and
+the pixels no given view shows; generated, composited (models with a visibility head) and oracle-composited
+outputs next to the view mean, view median and best single view; uncertainty quality (Spearman, AUSE) and
+visibility IoU.
 Missing or unusable checkpoints and bad arguments print one line and exit with status 2 before anything is written.
 """
 
@@ -44,10 +51,13 @@ from fusionvae_core.evaluation import (
 )
 from fusionvae_core.latent_diagnostics import diagnostics_section
 from fusionvae_core.metrics import DEFAULT_CHUNK_SIZE
+from fusionvae_core.region_evaluation import evaluate_regions
+from fusionvae_core.region_report import REGIONS_CSV, REGIONS_MARKDOWN, regions_markdown, write_regions_csv
 from fusionvae_core.training import ConfigError, TrainedModel, load_trained_model
 from fusionvae_core.training.config import stored_data
 
 MIN_TABLE_MSE_SAMPLES = 100  # fewer prior samples penalise the most diverse model; the authors used 1000
+TABLES = ("paper", "regions")
 
 
 class UsageError(ValueError):
@@ -74,6 +84,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     add_temperatures_option(parser, "prior temperatures of the MSE_min samples, one table block each")
     parser.add_argument("--figure-temperature", type=temperature_value, default=0.8, help="temperature of figure.png")
+    parser.add_argument("--tables", nargs="+", choices=TABLES, default=list(TABLES), help="what to write (default all)")
+    parser.add_argument("--region-samples", type=_positive, default=8, help="hypotheses per item for regions.md")
+    parser.add_argument(
+        "--region-temperature",
+        type=temperature_value,
+        help="temperature of those hypotheses (default: the first checkpoint's recommended one, else 1)",
+    )
     parser.add_argument("--batch-size", type=_positive, default=100, help="items per batch")
     parser.add_argument(
         "--chunk-size", type=_positive, default=DEFAULT_CHUNK_SIZE, help="samples per item evaluated together"
@@ -128,7 +145,7 @@ def check_compatible(models: list[tuple[str, TrainedModel]], dataset: FusionData
 
 def report_header(args: argparse.Namespace, dataset: FusionDataset, settings: EvaluationSettings) -> str:
     """Markdown lines above the table: data, metric definitions and sample counts."""
-    items = len(dataset) if settings.max_items is None else min(settings.max_items, len(dataset))
+    items = settings.item_count(dataset)
     size = dataset.image_size - 2 * settings.border
     scored = (
         f"over the {size}×{size} digit ({settings.border}-px padding cropped, divided by {dataset.channels * size**2} "
@@ -176,12 +193,38 @@ def main(argv: list[str] | None = None) -> int:
         max_items=args.items,
         chunk_size=args.chunk_size,
         border=score_border(dataset.name),
+        region_samples=args.region_samples,
+        region_temperature=args.region_temperature or region_temperature(models),
     )
-    predictors: list[tuple[str, Any]] = [(label, trained.model.to(device)) for label, trained in models]
-    predictors += [(display_name(method), ViewReference(method)) for method in args.references]
+    networks: list[tuple[str, Any]] = [(label, trained.model.to(device)) for label, trained in models]
+    args.out.mkdir(parents=True, exist_ok=True)
+    written = []
+    if "paper" in args.tables:
+        written += write_paper_tables(args, networks, dataset, settings, device)
+    if "regions" in args.tables:
+        written += write_region_tables(args, networks, dataset, settings, device)
+    print(f"wrote {', '.join(str(path) for path in written)}")
+    return 0
+
+
+def region_temperature(models: list[tuple[str, TrainedModel]]) -> float:
+    """The temperature of the region metrics' hypotheses: the first checkpoint's recommended one (ship_model.py
+    records it), else 1, the same for every model so that they compare."""
+    return float(models[0][1].meta.get("temperature", 1.0)) if models else 1.0
+
+
+def write_paper_tables(
+    args: argparse.Namespace,
+    networks: list[tuple[str, Any]],
+    dataset: FusionDataset,
+    settings: EvaluationSettings,
+    device: torch.device,
+) -> list[Path]:
+    """table.md, table.csv, figure.png and diagnostics.md (if a latent-variable model is scored) in args.out, with
+    the --references as rows; prints the table and returns the files written."""
+    predictors = networks + [(display_name(method), ViewReference(method)) for method in args.references]
     scores: list[ModelScores] = [evaluate_model(name, model, dataset, settings, device) for name, model in predictors]
     table = markdown_table([(score.name, score.row()) for score in scores], table_columns(settings.temperatures))
-    args.out.mkdir(parents=True, exist_ok=True)
     (args.out / TABLE_MARKDOWN).write_text(report_header(args, dataset, settings) + table, encoding="utf-8")
     write_csv(args.out / TABLE_CSV, scores, settings.temperatures)
     render_figure(
@@ -194,8 +237,23 @@ def main(argv: list[str] | None = None) -> int:
         written.append(args.out / DIAGNOSTICS_MARKDOWN)
         written[-1].write_text("\n".join(diagnostics), encoding="utf-8")
     print(table, end="")
-    print(f"wrote {', '.join(str(path) for path in written)}")
-    return 0
+    return written
+
+
+def write_region_tables(
+    args: argparse.Namespace,
+    networks: list[tuple[str, Any]],
+    dataset: FusionDataset,
+    settings: EvaluationSettings,
+    device: torch.device,
+) -> list[Path]:
+    """regions.md and regions.csv in args.out for the networks and the region references; returns the files."""
+    results = evaluate_regions(networks, dataset, settings, device)
+    scope = f"{settings.item_count(dataset)} items of {dataset.name} / {args.split}, seed {settings.seed}"
+    markdown = regions_markdown(results, scope, settings.region_samples, settings.region_temperature)
+    (args.out / REGIONS_MARKDOWN).write_text(markdown, encoding="utf-8")
+    write_regions_csv(args.out / REGIONS_CSV, results)
+    return [args.out / REGIONS_MARKDOWN, args.out / REGIONS_CSV]
 
 
 if __name__ == "__main__":

@@ -152,7 +152,7 @@ def evaluate(checkpoints: dict[str, Path], args: argparse.Namespace, eval_dir: P
     command += [str(checkpoints[kind]) for kind in MODEL_ORDER]
     command += ["--references", *REFERENCES, "--dataset", DATASET, "--split", SPLIT, "--seed", str(SEED)]
     command += ["--items", str(args.items), "--nll-samples", str(args.nll_samples)]
-    command += ["--mse-samples", str(args.mse_samples), "--out", str(eval_dir)]
+    command += ["--mse-samples", str(args.mse_samples), "--tables", "paper", "--out", str(eval_dir)]  # table 1 only
     command += ["--device", args.device] if args.device else []
     run_child(command, "evaluation")
 

@@ -6,13 +6,14 @@
 
 OUT receives checkpoint.pt (weights + model config + the run's config and budget, no optimiser state: a third of
 the size), model.onnx (training/export.py's validated export of that checkpoint) and metrics.md (the training
-command, config, data split, seed, budget, hardware and evaluate.py's table and latent diagnostics on the test
-split). The sampling
-temperature with the lowest average MSE_min on the validation split (of --temperatures) is recorded in the
-checkpoint and the ONNX metadata: backends and the node use it unless told otherwise. --compare adds finished
+command, config, data split, seed, budget, hardware, evaluate.py's paper table, region tables and latent diagnostics
+on the test split, and the robotics goals read off the region tables). The sampling temperature with the lowest
+average MSE_min on the validation split (of --temperatures) is recorded in the checkpoint and the ONNX metadata:
+backends and the node use it unless told otherwise. So is `compositing` (`compositing_decision`): whether
+compositing the hypotheses with the model's predicted visibility lowers its validation error. --compare adds finished
 baseline runs trained with the same budget (batch size and length) and --references the view-fusion references to
-the test table, scored on the same items. Any failure prints one line
-and exits with status 2; files already in OUT are only replaced once everything succeeded.
+the test table, scored on the same items. Any failure prints one line and exits with status 2; files already in OUT
+are only replaced once everything succeeded.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ import shlex
 import subprocess
 import sys
 import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,10 +34,15 @@ from fusionvae_core.baselines import REFERENCE_NAMES
 from fusionvae_core.checkpoint import CheckpointError, file_sha256, load_checkpoint, save_checkpoint
 from fusionvae_core.evaluation import DIAGNOSTICS_MARKDOWN, TABLE_CSV, TABLE_MARKDOWN, add_temperatures_option, read_csv
 from fusionvae_core.export import ExportError, export_checkpoint
+from fusionvae_core.region_evaluation import COMPOSITED, GENERATED, MSE_MEAN, RegionResult
+from fusionvae_core.region_goals import goal_lines
+from fusionvae_core.region_report import REGIONS_CSV, REGIONS_MARKDOWN, find_value, read_regions_csv
 from fusionvae_core.training import CHECKPOINT_FILE
 
 TRAINING = Path(__file__).resolve().parent
 CHECKPOINT_NAME, ONNX_NAME, METRICS_NAME = "checkpoint.pt", "model.onnx", "metrics.md"
+DECISION_VIEW_COUNTS = (1, 2, 3)  # without views (K = 0) the composite is the generated image
+DECISION_REGIONS = {"whole": "whole image", "object": "object pixels"}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -45,6 +53,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--items", type=int, help="score only the first N test items (default: all)")
     parser.add_argument("--nll-samples", type=int, default=100, help="importance samples for the NLL")
     parser.add_argument("--mse-samples", type=int, default=100, help="prior samples for MSE_min")
+    parser.add_argument("--region-samples", type=int, default=8, help="hypotheses per item for the region tables")
     add_temperatures_option(parser, "candidate sampling temperatures; the validation-best is recorded")
     parser.add_argument("--val-items", type=int, help="validation items for choosing the temperature (default: all)")
     parser.add_argument("--train-command", help="the command that trained the run, quoted in metrics.md")
@@ -106,15 +115,18 @@ def evaluate(
     items: int | None,
     data_root: str | None,
     extra_rows: list[str] | None = None,
+    tables: Sequence[str] = ("paper", "regions"),
 ) -> list[str]:
-    """Run training/evaluate.py on `split` (of the run's data_root, if it had one) at the --temperatures into `out`,
-    with `extra_rows` (comparison_rows) after the checkpoint; returns its command."""
+    """Run training/evaluate.py's `tables` on `split` (of the run's data_root, if it had one) at the --temperatures
+    into `out`, with `extra_rows` (comparison_rows) after the checkpoint; returns its command."""
     command = [
         sys.executable,
         str(TRAINING / "evaluate.py"),
         "--checkpoint",
         str(checkpoint),
         *(extra_rows or []),
+        "--tables",
+        *tables,
         "--split",
         split,
         "--nll-samples",
@@ -123,6 +135,8 @@ def evaluate(
         str(args.mse_samples),
         "--temperatures",
         *(f"{t:g}" for t in args.temperatures),
+        "--region-samples",
+        str(args.region_samples),
         "--out",
         str(out),
         *(["--items", str(items)] if items else []),
@@ -147,17 +161,50 @@ def best_temperature(table_csv: Path, temperatures: list[float]) -> tuple[float,
     return min(averages, key=averages.__getitem__), averages
 
 
+@dataclass(frozen=True)
+class CompositingDecision:
+    """Whether compositing helps the model, and the figures behind it: per region (DECISION_REGIONS present in the
+    data) its mean-image MSE in 1e-2, averaged over DECISION_VIEW_COUNTS, "generated" and "composited"."""
+
+    enabled: bool
+    figures: dict[str, dict[str, float]]
+
+
+def compositing_decision(results: Sequence[RegionResult], composited: str = COMPOSITED) -> CompositingDecision:
+    """The rule: compositing is on iff the first model's `composited` output has a lower mean-image MSE than its
+    generated one, averaged over K = 1..3, on the whole image and, where the data has object masks, on the object
+    pixels too. Off for a model without a visibility head (no composited output). FusionMNIST's views carry noise
+    of std 0.25, which compositing would copy: there it comes out off even for a perfect visibility head."""
+    model = next(r.model for r in results if r.output == GENERATED)
+
+    def averaged(output: str, region: str) -> float | None:
+        values = [find_value(results, model, output, MSE_MEAN, region, k) for k in DECISION_VIEW_COUNTS]
+        return None if None in values else sum(v for v in values if v is not None) / len(values)
+
+    figures = {}
+    for region in DECISION_REGIONS:
+        generated, composite = averaged(GENERATED, region), averaged(composited, region)
+        if generated is not None and composite is not None:
+            figures[region] = {"generated": generated, "composited": composite}
+    enabled = bool(figures) and all(pair["composited"] < pair["generated"] for pair in figures.values())
+    return CompositingDecision(enabled, figures)
+
+
 def metrics_markdown(
-    meta: dict[str, Any], args: argparse.Namespace, eval_command: list[str], val_command: list[str], results: str
+    meta: dict[str, Any],
+    args: argparse.Namespace,
+    commands: dict[str, list[str]],
+    results: str,
+    goals: list[str],
 ) -> str:
-    """metrics.md: how the model was made and how it scores, every figure tied to the command that produced it."""
+    """metrics.md: how the model was made and how it scores, every figure tied to the command that produced it
+    (`commands`: "val" chose the temperature, "regions" decided compositing, "test" made `results` and `goals`)."""
     config = meta["train_config"]
     budget = config["budget"]
     train_command = (
         args.train_command or f"python training/train.py --config <see config below> --run-dir {args.run_dir}"
     )
-    relative_eval = ["python", *(_repo_relative(part) for part in eval_command[1:])]
-    relative_val = ["python", *(_repo_relative(part) for part in val_command[1:])]
+    relative = {name: ["python", *(_repo_relative(part) for part in command[1:])] for name, command in commands.items()}
     selection = ", ".join(f"T={t:g}: {v:.2f}" for t, v in meta["temperature_selection"].items())
     return "\n".join(
         [
@@ -176,14 +223,25 @@ def metrics_markdown(
             "node and the backends use it unless a temperature is set): the lowest average MSE_min on the "
             f"validation split among {selection} (10⁻²), measured by",
             "",
-            "    " + shlex.join(relative_val),
+            "    " + shlex.join(relative["val"]),
+            "",
+            _compositing_line(meta),
+            "",
+            "    " + shlex.join(relative["regions"]),
             "",
             "## Test-split metrics",
             "",
-            "    " + shlex.join(relative_eval),
+            "    " + shlex.join(relative["test"]),
             "",
             *_comparison_lines(args),
             results.strip(),
+            "",
+            "## Goals",
+            "",
+            "The robotics goals (DESIGN.md §3, issue 23), read off the region tables above by "
+            "`python -m fusionvae_core.region_goals EVAL_DIR/regions.csv`; printed, not asserted:",
+            "",
+            *goals,
             "",
             "## Training config",
             "",
@@ -208,14 +266,18 @@ def main(argv: list[str] | None = None) -> int:
             work = Path(tmp)
             checkpoint = save_checkpoint(work / CHECKPOINT_NAME, **slim)
             data_root = slim["meta"]["train_config"]["data"].get("data_root")
-            val_command = evaluate(
-                checkpoint, args, work / "val", split="val", nll_samples=1, items=args.val_items, data_root=data_root
-            )
+            validation = {"split": "val", "nll_samples": 1, "items": args.val_items, "data_root": data_root}
+            commands = {"val": evaluate(checkpoint, args, work / "val", tables=["paper"], **validation)}
             temperature, selection = best_temperature(work / "val" / TABLE_CSV, args.temperatures)
             slim["meta"] |= {"temperature": temperature, "temperature_selection": selection}
             checkpoint = save_checkpoint(work / CHECKPOINT_NAME, **slim)
+            # at the recorded temperature (evaluate.py's default for the region hypotheses)
+            commands["regions"] = evaluate(checkpoint, args, work / "regions", tables=["regions"], **validation)
+            decision = compositing_decision(read_regions_csv(work / "regions" / REGIONS_CSV))
+            slim["meta"] |= {"compositing": decision.enabled, "compositing_selection": decision.figures}
+            checkpoint = save_checkpoint(work / CHECKPOINT_NAME, **slim)
             export_checkpoint(checkpoint, work / ONNX_NAME)
-            eval_command = evaluate(
+            commands["test"] = evaluate(
                 checkpoint,
                 args,
                 work / "eval",
@@ -227,13 +289,18 @@ def main(argv: list[str] | None = None) -> int:
             )
             results = "\n".join(
                 path.read_text(encoding="utf-8")
-                for path in (work / "eval" / TABLE_MARKDOWN, work / "eval" / DIAGNOSTICS_MARKDOWN)
+                for path in (
+                    work / "eval" / TABLE_MARKDOWN,
+                    work / "eval" / REGIONS_MARKDOWN,
+                    work / "eval" / DIAGNOSTICS_MARKDOWN,
+                )
                 if path.is_file()
             )
-            for command in (val_command, eval_command):
+            goals = goal_lines(read_regions_csv(work / "eval" / REGIONS_CSV))
+            for command in commands.values():
                 command[command.index(str(checkpoint))] = str(args.out / CHECKPOINT_NAME)
                 command[command.index("--out") + 1] = "EVAL_DIR"
-            markdown = metrics_markdown(slim["meta"], args, eval_command, val_command, results)
+            markdown = metrics_markdown(slim["meta"], args, commands, results, goals)
             (work / METRICS_NAME).write_text(markdown, "utf-8")
             args.out.mkdir(parents=True, exist_ok=True)
             for name in (CHECKPOINT_NAME, ONNX_NAME, METRICS_NAME):
@@ -243,6 +310,28 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print(f"wrote {args.out / CHECKPOINT_NAME}, {args.out / ONNX_NAME} and {args.out / METRICS_NAME}")
     return 0
+
+
+def _compositing_line(meta: dict[str, Any]) -> str:
+    """The metrics.md line stating the compositing decision and the validation figures behind it."""
+    figures = meta["compositing_selection"]
+    if not figures:
+        return (
+            "- compositing off, recorded in the checkpoint: the model has no visibility head, so there is nothing to "
+            "composite its hypotheses with. Its validation region tables (oracle-composite rows: what a perfect "
+            "head would add) come from"
+        )
+    compared = "; ".join(
+        f"{DECISION_REGIONS[region]} {pair['generated']:.2f} generated vs {pair['composited']:.2f} composited"
+        for region, pair in figures.items()
+    )
+    verdict = "on" if meta["compositing"] else "off"
+    return (
+        f"- compositing {verdict}, recorded in the checkpoint next to the temperature (the node's default): on only "
+        "if compositing the hypotheses with the model's predicted visibility lowers the mean-image MSE, averaged "
+        "over K = 1..3, on the whole image and, where the data has object masks, on the object pixels. Validation "
+        f"(10⁻²): {compared}; measured by"
+    )
 
 
 def _comparison_lines(args: argparse.Namespace) -> list[str]:
