@@ -157,3 +157,17 @@ def test_rule_needs_the_object_pixels_too_where_the_data_has_them(tmp_path: Path
         "whole": {"generated": 1.0, "composited": 0.5},
         "object": {"generated": 1.0, "composited": 0.9},
     }
+
+
+def test_a_real_visibility_head_gives_the_composited_rows(noise_free: FusionDataset) -> None:
+    torch.manual_seed(3)
+    model = FusionVAE(ModelConfig.preset("tiny", image_size=32, visibility_head=True)).eval()
+    settings = EvaluationSettings(batch_size=4, max_items=4, region_samples=2, chunk_size=2)
+    results = evaluate_regions([("Head", model)], noise_free, settings, torch.device("cpu"))
+    ((views, _, visibility, _),) = evaluation_batches(noise_free, settings, 2)
+    with torch.no_grad():
+        predicted = (model.predict_visibility(views) >= 0.5).flatten(1)
+    label = (visibility >= 0.5).flatten(1)
+    expected = ((predicted & label).sum(dim=1) / (predicted | label).sum(dim=1)).mean().item()
+    assert value(results, ("Head", COMPOSITED), VISIBILITY_IOU, "whole", 2) == pytest.approx(expected, rel=1e-6)
+    assert value(results, ("Head", COMPOSITED), MSE_MEAN, "whole", 2) is not None
