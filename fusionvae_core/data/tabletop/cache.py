@@ -70,11 +70,23 @@ class Benchmark:
         """Which of an item's `count` rendered views make the 3 views of a val/test item, in order: all, as rendered."""
         return list(range(count))
 
+    def render(
+        self,
+        renderer: TabletopRenderer,
+        objects: list[str],
+        split: str,
+        rng: np.random.Generator,
+        width: int,
+        height: int,
+    ) -> generator.RenderedScene:
+        """One item of `split` drawn with `rng` from the split's `objects`, rendered at `width` x `height`."""
+        return generator.render_scene(renderer, objects, rng, width, height)
+
     def render_item(
         self, renderer: TabletopRenderer, objects: list[str], seed: int, split: str, index: int, size: int
     ) -> generator.RenderedScene:
-        """Item `index` of `split` rendered square at `size` pixels from the split's `objects`."""
-        return generator.render_item(renderer, objects, seed, split, index, size)
+        """Item `index` of `split` rendered square at `size` pixels."""
+        return self.render(renderer, objects, split, generator.item_rng(seed, split, index), size, size)
 
     def render_command(self, root: Path | str, split: str) -> str:
         """The shell command that renders (or finishes, or repairs) the cache of `split` under `root`."""
@@ -82,11 +94,6 @@ class Benchmark:
 
 
 TABLETOP = Benchmark()
-
-
-def render_command(root: Path | str, split: str) -> str:
-    """The shell command that renders (or finishes, or repairs) the fusion_tabletop cache of `split` under `root`."""
-    return TABLETOP.render_command(root, split)
 
 
 def setup_of(
