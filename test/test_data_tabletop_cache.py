@@ -134,6 +134,16 @@ def test_unreadable_manifest_is_refused_then_rendered_anew(cache: Path, referenc
     assert_same_scenes(cache, reference)
 
 
+def test_manifests_from_before_the_benchmark_field_still_load_and_resume(cache: Path) -> None:
+    path = cache / SPLIT / MANIFEST_FILE
+    manifest = json.loads(path.read_text())
+    del manifest["benchmark"]
+    path.write_text(json.dumps(manifest))
+    assert len(load_cache(cache, SPLIT).targets) == COUNT
+    report = render(cache)
+    assert (report.rendered_items, report.reused_shards) == (0, 3)  # type: ignore[attr-defined]
+
+
 def test_missing_cache_names_the_render_command(tmp_path: Path) -> None:
     with pytest.raises(DatasetError, match=r"python -m fusionvae_core\.data\.tabletop render --out .* --split val"):
         build_dataset("fusion_tabletop", "val", tmp_path)

@@ -18,7 +18,7 @@ import numpy as np
 from fusionvae_core.data.tabletop.scene import WORKSPACE_HEIGHT, Camera
 
 BASE_RADIUS = (0.42, 0.5)  # metres from the workspace centre: the rim of the 1.5 x 1.0 m table, clear of the tray
-BASE_MAX_Y = 0.4  # the table's half depth (0.5) less the base's footprint: the base stands fully on the table
+BASE_MAX_Y = 0.4  # the table's half depth (0.5) less the base's footprint: a base on the long side stands nearer
 BASE_SPREAD_DEG = 100.0  # the base stands within this angle of the side opposite the camera
 TABLE_TOP = 0.625  # height of pybullet_data's table.urdf top (a 5 cm box centred at 0.6)
 BASE_LIFT = 0.002  # the base floats this far over the table top, so it never counts as entering the table
@@ -45,8 +45,8 @@ def draw_base(rng: np.random.Generator, camera: Camera) -> tuple[tuple[float, fl
     look_at, eye = np.asarray(camera.look_at), np.asarray(camera.eye)
     camera_azimuth = np.arctan2(eye[1] - look_at[1], eye[0] - look_at[0])
     azimuth = camera_azimuth + np.pi + np.deg2rad(rng.uniform(-BASE_SPREAD_DEG, BASE_SPREAD_DEG))
-    radius = rng.uniform(*BASE_RADIUS)
-    x, y = radius * np.cos(azimuth), np.clip(radius * np.sin(azimuth), -BASE_MAX_Y, BASE_MAX_Y)
+    radius = min(rng.uniform(*BASE_RADIUS), BASE_MAX_Y / max(abs(np.sin(azimuth)), 1e-9))
+    x, y = radius * np.cos(azimuth), radius * np.sin(azimuth)
     return (float(x), float(y), TABLE_TOP + BASE_LIFT), float(np.arctan2(-y, -x))
 
 
