@@ -3,6 +3,7 @@ follow the segmentation, arms unseen in training, motions, the eval frame choice
 
 from __future__ import annotations
 
+import pickle
 from collections.abc import Iterator
 
 import numpy as np
@@ -141,7 +142,7 @@ def test_motions_start_and_end_at_rest_on_their_waypoints_within_reach() -> None
     for _ in range(50):
         yaw = rng.uniform(0, 2 * np.pi)
         camera = Camera((0.6 * np.cos(yaw), 0.6 * np.sin(yaw), 1.1), (0.0, 0.0, 0.63), 50.0)
-        drawn = motion.draw_motion(rng, "xarm", 0.62, camera, centres, 6)
+        drawn = motion.draw_motion(rng, 0.62, camera, centres, 6)
         base = np.array(drawn.base)
         side = np.degrees(np.arccos(np.dot(base[:2], camera.eye[:2]) / np.linalg.norm(base[:2]) / 0.6))
         assert side >= 180 - motion.BASE_SPREAD_DEG - 1e-6  # never between the camera and the table
@@ -155,8 +156,10 @@ def test_motions_start_and_end_at_rest_on_their_waypoints_within_reach() -> None
 def test_eval_frames_are_the_newest_the_middle_and_the_oldest() -> None:
     assert eval_frames(8) == [7, 3, 0] and eval_frames(3) == [2, 1, 0]
     assert all(len(set(eval_frames(frames))) == 3 for frames in range(3, 17))
+    assert ArmBenchmark(5).eval_views(5) == [4, 2, 0]
     with pytest.raises(DatasetError, match=r"frames must be >= 3"):
         ArmBenchmark(2)
+    assert pickle.loads(pickle.dumps(ArmBenchmark(5))).frames == 5  # travels to render worker processes
 
 
 def test_window_median_is_the_per_pixel_median_of_all_frames() -> None:

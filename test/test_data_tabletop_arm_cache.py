@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from test_data_tabletop_cache import as_training_split, training_draws
 
 from fusionvae_core.baselines.references import window_median
 from fusionvae_core.data import DatasetError, build_dataset, make_loader
@@ -104,19 +105,12 @@ def test_eval_items_are_the_fixed_frames_and_the_window_is_all_of_them(reference
 
 
 def test_training_items_take_three_frames_and_mirror_labels_with_them(reference: Path, tmp_path: Path) -> None:
-    shutil.copytree(reference / SPLIT, tmp_path / "train")
-    manifest_path = tmp_path / "train" / MANIFEST_FILE
-    manifest_path.write_text(manifest_path.read_text().replace(f'"split": "{SPLIT}"', '"split": "train"'))
-    dataset = build_dataset("fusion_tabletop_arm", "train", tmp_path)
+    dataset = build_dataset("fusion_tabletop_arm", "train", as_training_split(reference / SPLIT, tmp_path))
     scenes = load_cache(tmp_path, "train", benchmark=ARM)
     frames, labels = chw(scenes.views[0]), torch.from_numpy(scenes.view_visible[0]).float()
     target, objects = chw(scenes.targets[0]), torch.from_numpy(scenes.target_mask[0])
     choices, flips = set(), set()
-    torch.manual_seed(0)
-    for _ in range(30):
-        item = dataset[0]
-        flipped = not torch.equal(item.target, target)
-        assert torch.equal(item.target, target.flip(-1) if flipped else target)
+    for item, flipped in training_draws(dataset, target):
         assert item.object_mask is not None and torch.equal(item.object_mask, objects.flip(-1) if flipped else objects)
         candidates = frames.flip(-1) if flipped else frames
         picked = [next(j for j in range(FRAMES) if torch.equal(view, candidates[j])) for view in item.views]

@@ -24,7 +24,7 @@ class ArmModel:
     """One arm: URDF (relative to pybullet_data), the link at the end of its kinematic chain, the tool length from
     that link's origin to the tool tip along the link's z axis, the home pose of the chain's joints, and its reach:
     how far (metres, horizontally) from the base it puts the tip 14-30 cm over the table with the tool pointing down
-    (measured with `reach`, less 3 cm)."""
+    (measured by posing it with `PosedArm.reach`, less 3 cm)."""
 
     urdf: str
     tip_link: int

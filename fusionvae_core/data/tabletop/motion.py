@@ -33,7 +33,6 @@ class ArmMotion:
     """An arm's base (`base` position, `yaw` facing the workspace) and its tool tip's path: `tips` [T,3] with the
     tool's `headings` [T] (radians about the vertical, pointing away from the base)."""
 
-    arm: str
     base: tuple[float, float, float]
     yaw: float
     tips: np.ndarray
@@ -51,10 +50,10 @@ def draw_base(rng: np.random.Generator, camera: Camera) -> tuple[tuple[float, fl
 
 
 def draw_motion(
-    rng: np.random.Generator, arm: str, reach: float, camera: Camera, target_centres: np.ndarray, frames: int
+    rng: np.random.Generator, reach: float, camera: Camera, target_centres: np.ndarray, frames: int
 ) -> ArmMotion:
-    """A motion of `arm` whose tip visits points between random target centres [N,3] and the camera, drawn in
-    towards the base where they lie further than `reach` (metres, horizontally) from it."""
+    """A motion whose tip visits points between random target centres [N,3] and the camera, drawn in towards the
+    base where they lie further than the arm's `reach` (metres, horizontally) from it."""
     base, yaw = draw_base(rng, camera)
     count = int(rng.integers(WAYPOINTS[0], WAYPOINTS[1] + 1))
     eye = np.asarray(camera.eye)
@@ -69,7 +68,7 @@ def draw_motion(
         waypoints.append([*spot, height])
     tips = minimum_jerk_path(np.array(waypoints), frames)
     headings = np.arctan2(tips[:, 1] - base[1], tips[:, 0] - base[0])
-    return ArmMotion(arm, base, yaw, tips, headings)
+    return ArmMotion(base, yaw, tips, headings)
 
 
 def minimum_jerk_path(waypoints: np.ndarray, frames: int) -> np.ndarray:

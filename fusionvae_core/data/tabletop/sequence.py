@@ -74,7 +74,7 @@ def render_sequence(
         arm = PosedArm(renderer, ARMS[name])
         try:
             for _ in range(MAX_MOTION_ATTEMPTS):
-                motion = draw_motion(rng, name, ARMS[name].reach, workspace.scene.camera, workspace.centres, frames)
+                motion = draw_motion(rng, ARMS[name].reach, workspace.scene.camera, workspace.centres, frames)
                 sequence = _film(renderer, arm, workspace, motion, width, height)
                 if sequence is not None:
                     return sequence
