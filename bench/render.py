@@ -32,7 +32,7 @@ from fusionvae_core.data.tabletop.renderer import TabletopRenderer
 from fusionvae_core.data.tabletop.sequence import DEFAULT_FRAMES, ArmBenchmark
 
 CONFIG_COUNTS = {"train": 20000, "val": 500, "test": 1000}  # the cache training/configs/fusion_tabletop.yaml reads
-ARM_CONFIG_COUNTS = {"train": 3000, "val": 200, "test": 300}  # training/configs/fusion_tabletop_arm.yaml's cache
+ARM_CONFIG_COUNTS = {"train": 2500, "val": 200, "test": 300}  # training/configs/fusion_tabletop_arm.yaml's cache
 
 
 class Stopwatch:
