@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
@@ -13,6 +14,7 @@ import pytest
 import torch
 
 from fusionvae_core.data import DatasetError, build_dataset, make_loader
+from fusionvae_core.data.fusion_dataset import FusionDataset, FusionItem
 from fusionvae_core.data.preview import GAP, HEADER_HEIGHT, LABEL_WIDTH
 from fusionvae_core.data.preview import main as preview_main
 from fusionvae_core.data.tabletop import generator
@@ -134,6 +136,16 @@ def test_unreadable_manifest_is_refused_then_rendered_anew(cache: Path, referenc
     assert_same_scenes(cache, reference)
 
 
+def test_manifests_from_before_the_benchmark_field_still_load_and_resume(cache: Path) -> None:
+    path = cache / SPLIT / MANIFEST_FILE
+    manifest = json.loads(path.read_text())
+    del manifest["benchmark"]
+    path.write_text(json.dumps(manifest))
+    assert len(load_cache(cache, SPLIT).targets) == COUNT
+    report = render(cache)
+    assert (report.rendered_items, report.reused_shards) == (0, 3)  # type: ignore[attr-defined]
+
+
 def test_missing_cache_names_the_render_command(tmp_path: Path) -> None:
     with pytest.raises(DatasetError, match=r"python -m fusionvae_core\.data\.tabletop render --out .* --split val"):
         build_dataset("fusion_tabletop", "val", tmp_path)
@@ -153,20 +165,32 @@ def test_dataset_items_and_loader_batches(reference: Path) -> None:
     assert batch.views.shape == (4, 2, 3, SIZE, SIZE) and batch.target.shape == (4, 3, SIZE, SIZE)
 
 
+def as_training_split(split_dir: Path, root: Path) -> Path:
+    """Copy a rendered split to `root`/train, relabelled as the training split (training items are augmented)."""
+    shutil.copytree(split_dir, root / "train")
+    manifest_path = root / "train" / MANIFEST_FILE
+    manifest_path.write_text(manifest_path.read_text().replace(f'"split": "{split_dir.name}"', '"split": "train"'))
+    return root
+
+
+def training_draws(dataset: FusionDataset, target: torch.Tensor, draws: int = 30) -> Iterator[tuple[FusionItem, bool]]:
+    """`draws` augmented draws of item 0 (seeded), each with whether it was mirrored; its target must be `target` or
+    `target` mirrored."""
+    torch.manual_seed(0)
+    for _ in range(draws):
+        item = dataset[0]
+        flipped = not torch.equal(item.target, target)
+        assert torch.equal(item.target, target.flip(-1) if flipped else target)
+        yield item, flipped
+
+
 def test_training_items_shuffle_views_and_mirror_the_whole_item(reference: Path, tmp_path: Path) -> None:
-    shutil.copytree(reference / SPLIT, tmp_path / "train")
-    manifest_path = tmp_path / "train" / MANIFEST_FILE
-    manifest_path.write_text(manifest_path.read_text().replace(f'"split": "{SPLIT}"', '"split": "train"'))
-    dataset = build_dataset("fusion_tabletop", "train", tmp_path)
+    dataset = build_dataset("fusion_tabletop", "train", as_training_split(reference / SPLIT, tmp_path))
     scenes = load_cache(tmp_path, "train")
     rendered = [torch.from_numpy(view).permute(2, 0, 1).float() / 255 for view in scenes.views[0]]
     target = torch.from_numpy(scenes.targets[0]).permute(2, 0, 1).float() / 255
     orders, flips = set(), set()
-    torch.manual_seed(0)
-    for _ in range(30):
-        item = dataset[0]
-        flipped = not torch.equal(item.target, target)
-        assert torch.equal(item.target, target.flip(-1) if flipped else target)
+    for item, flipped in training_draws(dataset, target):
         candidates = [view.flip(-1) if flipped else view for view in rendered]
         order = tuple(
             next(j for j, view in enumerate(candidates) if torch.equal(item.views[i], view)) for i in range(3)

@@ -1,26 +1,35 @@
-"""training/train.py with training/configs/fusion_tabletop.yaml: real steps of the fusion_tabletop preset on a
-small render cache, which is what the shipped config trains on."""
+"""training/train.py with training/configs/fusion_tabletop.yaml and fusion_tabletop_arm.yaml: real steps of the
+fusion_tabletop preset on a small render cache of each benchmark, which is what the shipped configs train on."""
 
 from __future__ import annotations
 
 import math
 from pathlib import Path
 
+import pytest
 from test_train_helpers import REPO, checkpoint_of, quick_overrides
 
-from fusionvae_core.data.tabletop.cache import render_cache
+from fusionvae_core.data.tabletop.cache import TABLETOP, Benchmark, render_cache
+from fusionvae_core.data.tabletop.sequence import ArmBenchmark
 from fusionvae_core.training.logging import read_metrics
 from training.train import main
 
-TABLETOP_CONFIG = REPO / "training" / "configs" / "fusion_tabletop.yaml"
+CONFIGS = REPO / "training" / "configs"
 
 
-def test_fusion_tabletop_config_trains_on_a_render_cache(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("config", "benchmark", "train_items"),
+    [("fusion_tabletop.yaml", TABLETOP, 8), ("fusion_tabletop_arm.yaml", ArmBenchmark(3), 4)],
+    ids=["fusion_tabletop", "fusion_tabletop_arm"],
+)
+def test_rendered_benchmark_config_trains_on_a_render_cache(
+    tmp_path: Path, config: str, benchmark: Benchmark, train_items: int
+) -> None:
     cache = tmp_path / "cache"
-    render_cache(cache, "train", 8, shard_size=4)
-    render_cache(cache, "val", 4)
+    render_cache(cache, "train", train_items, shard_size=4, benchmark=benchmark)
+    render_cache(cache, "val", 4, benchmark=benchmark)
     sets = quick_overrides(2, batch_size=4, data__num_workers=0)
-    arguments = ["--config", str(TABLETOP_CONFIG), "--run-dir", str(tmp_path / "run"), "--data-root", str(cache)]
+    arguments = ["--config", str(CONFIGS / config), "--run-dir", str(tmp_path / "run"), "--data-root", str(cache)]
     assert main([*arguments, *(part for item in sets for part in ("--set", item))]) == 0
     metrics = read_metrics(tmp_path / "run")
     assert [record["step"] for record in metrics] == [0, 1]

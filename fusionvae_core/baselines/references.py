@@ -1,5 +1,7 @@
 """Non-learned references a user would try first: the pixel-wise mean, max or median of the input views, and the
-best single view (an oracle that knows the target and passes the one view closest to it through).
+best single view (an oracle that knows the target and passes the one view closest to it through). For a fixed
+camera's frame windows (fusion_tabletop_arm) `view_median` of the whole window is the temporal median, the classic
+background model of a static camera.
 
 With no view (K = 0) every reference predicts an all-zero (black) image, the background of the digit data sets.
 """

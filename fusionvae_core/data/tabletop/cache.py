@@ -1,11 +1,12 @@
-"""The on-disk render cache of one FusionTabletop split: shards of rendered items and a manifest describing them.
+"""The on-disk render cache of one split of a rendered benchmark (fusion_tabletop, or a `Benchmark` subclass such as
+fusion_tabletop_arm): shards of rendered items and a manifest describing them.
 
 Layout: `<root>/<split>/manifest.json` and `<root>/<split>/shard_NNNNN.npz`. Shard i holds items
-[i·shard_size, (i+1)·shard_size) as uint8 `targets` [n,H,W,3] and `views` [n,3,H,W,3], plus the segmentation
-facts `target_mask` [n,H,W], `visible` [n,3,H,W] and the visibility labels `view_visible` [n,3,H,W] (see
-generator.RenderedScene). The manifest records what
-produced the shards (format, generator version, pybullet version, object split seed, split, seed, image and
-shard size), the item count, and each finished shard with its SHA-256.
+[i·shard_size, (i+1)·shard_size) as uint8 `targets` [n,H,W,3] and `views` [n,V,H,W,3] (V = 3 views, or the T
+frames of a sequence), plus the segmentation facts `target_mask` [n,H,W], `visible` [n,V,H,W] and the visibility
+labels `view_visible` [n,V,H,W] (see generator.RenderedScene). The manifest records what produced the shards
+(benchmark, format, generator version, pybullet version, object split seed, split, seed, image and shard size, and
+the benchmark's own settings), the item count, and each finished shard with its SHA-256.
 
 Rendering (`render_cache`) writes every shard and then the manifest atomically, so an interrupted run leaves
 only finished shards on record and the next run resumes after them. A manifest made by anything else than the
@@ -42,24 +43,74 @@ MANIFEST_FILE = "manifest.json"
 SHARD_ARRAYS = ("targets", "views", "target_mask", "visible", "view_visible")
 TRAINING_ARRAYS = ("targets", "views", "target_mask", "view_visible")  # what a dataset reads (not `visible`)
 DEFAULT_SHARD_SIZE = 100
+RENDER_MODULE = "fusionvae_core.data.tabletop"  # `python -m` module of the render command
 
 
-def render_command(root: Path | str, split: str) -> str:
-    """The shell command that renders (or finishes, or repairs) the cache of `split` under `root`."""
-    return f"python -m fusionvae_core.data.tabletop render --out {root} --split {split} --count N"
+class Benchmark:
+    """fusion_tabletop as a cache sees it: name, code version, own settings and item renderer; subclasses describe
+    other benchmarks rendered with the same machinery. Instances travel to render worker processes (pickled)."""
+
+    name = "fusion_tabletop"
+    unit = "scene"  # what one item is, for progress and messages
+
+    @property
+    def version(self) -> int | str:
+        """Version of the code that renders the items: caches of another version are rendered anew."""
+        return generator.GENERATOR_VERSION
+
+    def settings(self) -> dict[str, Any]:
+        """This benchmark's own settings that shape its renders (recorded in the manifest; none here)."""
+        return {}
+
+    def command_options(self) -> str:
+        """Options of the render command that select this benchmark and its settings (none: the default)."""
+        return ""
+
+    def eval_views(self, count: int) -> list[int]:
+        """Which of an item's `count` rendered views make the 3 views of a val/test item, in order: all, as rendered."""
+        return list(range(count))
+
+    def render(
+        self,
+        renderer: TabletopRenderer,
+        objects: list[str],
+        split: str,
+        rng: np.random.Generator,
+        width: int,
+        height: int,
+    ) -> generator.RenderedScene:
+        """One item of `split` drawn with `rng` from the split's `objects`, rendered at `width` x `height`."""
+        return generator.render_scene(renderer, objects, rng, width, height)
+
+    def render_item(
+        self, renderer: TabletopRenderer, objects: list[str], seed: int, split: str, index: int, size: int
+    ) -> generator.RenderedScene:
+        """Item `index` of `split` rendered square at `size` pixels."""
+        return self.render(renderer, objects, split, generator.item_rng(seed, split, index), size, size)
+
+    def render_command(self, root: Path | str, split: str) -> str:
+        """The shell command that renders (or finishes, or repairs) the cache of `split` under `root`."""
+        return f"python -m {RENDER_MODULE} render{self.command_options()} --out {root} --split {split} --count N"
 
 
-def setup_of(split: str, seed: int, image_size: int, shard_size: int) -> dict[str, Any]:
+TABLETOP = Benchmark()
+
+
+def setup_of(
+    split: str, seed: int, image_size: int, shard_size: int, benchmark: Benchmark = TABLETOP
+) -> dict[str, Any]:
     """Everything that determines the renders of a cache; a manifest with another setup is rendered anew."""
     return {
+        "benchmark": benchmark.name,
         "format": CACHE_FORMAT,
-        "generator_version": generator.GENERATOR_VERSION,
+        "generator_version": benchmark.version,
         "pybullet": version("pybullet"),
         "object_split_seed": OBJECT_SPLIT_SEED,
         "split": split,
         "seed": seed,
         "image_size": image_size,
         "shard_size": shard_size,
+        **benchmark.settings(),
     }
 
 
@@ -110,14 +161,16 @@ def render_cache(
     shard_size: int = DEFAULT_SHARD_SIZE,
     workers: int = 1,
     progress: Callable[[int], None] | None = None,
+    benchmark: Benchmark = TABLETOP,
 ) -> RenderReport:
-    """Render items 0..count-1 of `split` into `<root>/<split>`, reusing the finished shards of an earlier run.
+    """Render items 0..count-1 of `benchmark`'s `split` into `<root>/<split>`, reusing the finished shards of an
+    earlier run.
 
     `progress(n)` is called as n more items are done (per item with one worker, per shard with several).
     """
     check_render_options(count, image_size, shard_size, workers)
     directory = Path(root) / split
-    setup = setup_of(split, seed, image_size, shard_size)
+    setup = setup_of(split, seed, image_size, shard_size, benchmark)
     manifest, discarded = _reusable_manifest(directory, setup)
     sizes = {shard_name(i): size for i, size in enumerate(shard_sizes(count, shard_size))}
     for surplus in directory.glob("shard_*.npz"):  # left by an earlier, larger count
@@ -139,7 +192,7 @@ def render_cache(
     earlier_seconds = float(manifest.get("render_seconds", 0.0))
     start = time.perf_counter()
     rendered = 0
-    for index, payload in _rendered_shards(todo, setup, list(sizes.values()), workers, progress):
+    for index, payload in _rendered_shards(todo, benchmark, setup, list(sizes.values()), workers, progress):
         name = shard_name(index)
         write_atomically(directory / name, payload)
         manifest["shards"].append({"file": name, "items": sizes[name], "sha256": hashlib.sha256(payload).hexdigest()})
@@ -153,17 +206,18 @@ def render_cache(
 
 def _rendered_shards(
     todo: list[int],
+    benchmark: Benchmark,
     setup: dict[str, Any],
     sizes: list[int],
     workers: int,
     progress: Callable[[int], None] | None,
 ) -> Iterator[tuple[int, bytes]]:
     """Render the shards `todo` in this process (one worker) or a process pool; yields (index, npz bytes)."""
-    jobs = [(setup, index, sizes[index]) for index in todo]
+    jobs = [(benchmark, setup, index, sizes[index]) for index in todo]
     if workers == 1 or len(jobs) == 1:
         with TabletopRenderer() as renderer:
             for job in jobs:
-                yield job[1], _render_shard(renderer, *job, progress=progress)
+                yield job[2], _render_shard(renderer, *job, progress=progress)
         return
     with ProcessPoolExecutor(max_workers=workers) as pool:
         for index, payload in zip(todo, pool.map(_render_shard_in_worker, jobs)):
@@ -175,7 +229,7 @@ def _rendered_shards(
 _worker_renderer: TabletopRenderer | None = None
 
 
-def _render_shard_in_worker(job: tuple[dict[str, Any], int, int]) -> bytes:
+def _render_shard_in_worker(job: tuple[Benchmark, dict[str, Any], int, int]) -> bytes:
     """Pool entry point: one renderer per worker process, kept for all its shards."""
     global _worker_renderer
     if _worker_renderer is None:
@@ -185,6 +239,7 @@ def _render_shard_in_worker(job: tuple[dict[str, Any], int, int]) -> bytes:
 
 def _render_shard(
     renderer: TabletopRenderer,
+    benchmark: Benchmark,
     setup: dict[str, Any],
     index: int,
     items: int,
@@ -196,7 +251,7 @@ def _render_shard(
     scenes = []
     for item in range(first, first + items):
         scenes.append(
-            generator.render_item(renderer, objects, setup["seed"], setup["split"], item, setup["image_size"])
+            benchmark.render_item(renderer, objects, setup["seed"], setup["split"], item, setup["image_size"])
         )
         if progress is not None:
             progress(1)
@@ -219,7 +274,7 @@ def _reusable_manifest(directory: Path, setup: dict[str, Any]) -> tuple[dict[str
     if not path.exists():
         return fresh, None
     try:
-        manifest = json.loads(path.read_text())
+        manifest = _read_manifest(path)
         changed = [key for key, value in setup.items() if manifest.get(key) != value]
         if not isinstance(manifest.get("shards"), list):
             changed.append("shards")
@@ -242,6 +297,14 @@ def _file_matches(path: Path, sha256: str) -> bool:
         return False
 
 
+def _read_manifest(path: Path) -> Any:
+    """The parsed manifest at `path`; manifests from before the `benchmark` field are fusion_tabletop's."""
+    manifest = json.loads(path.read_text())
+    if isinstance(manifest, dict):
+        manifest.setdefault("benchmark", TABLETOP.name)
+    return manifest
+
+
 def _write_manifest(directory: Path, manifest: dict[str, Any]) -> None:
     write_atomically(directory / MANIFEST_FILE, (json.dumps(manifest, indent=1) + "\n").encode())
 
@@ -258,28 +321,30 @@ class CachedScenes(NamedTuple):
     manifest: dict[str, Any]
 
 
-def load_cache(root: Path | str, split: str, masks: bool = False) -> CachedScenes:
-    """Read and verify the finished cache of `split` under `root`; DatasetError naming the fix otherwise.
+def load_cache(root: Path | str, split: str, masks: bool = False, benchmark: Benchmark = TABLETOP) -> CachedScenes:
+    """Read and verify the finished `benchmark` cache of `split` under `root`; DatasetError naming the fix otherwise.
 
     The per-view target-object masks `visible` are decompressed only with `masks` (datasets do not need them).
     """
     directory = Path(root) / split
-    fix = f"run `{render_command(root, split)}`"
+    fix = f"run `{benchmark.render_command(root, split)}`"
     path = directory / MANIFEST_FILE
     if not path.is_file():
-        raise DatasetError(f"{directory}: no fusion_tabletop render cache ({MANIFEST_FILE} missing); render it: {fix}")
+        raise DatasetError(f"{directory}: no {benchmark.name} render cache ({MANIFEST_FILE} missing); render it: {fix}")
     try:
-        manifest = json.loads(path.read_text())
+        manifest = _read_manifest(path)
         shards, count = list(manifest["shards"]), int(manifest["count"])
         generator_version, shard_size = manifest["generator_version"], int(manifest["shard_size"])
         if not all(isinstance(shard, dict) for shard in shards):
             raise TypeError("every shard entry must be a mapping")
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, ValueError) as error:
         raise DatasetError(f"{path}: unreadable manifest ({error}); {fix} to render the split anew") from error
-    if manifest.get("format") != CACHE_FORMAT or generator_version != generator.GENERATOR_VERSION:
+    if manifest["benchmark"] != benchmark.name:
+        raise DatasetError(f"{directory}: holds a {manifest['benchmark']} cache, not {benchmark.name}; {fix} elsewhere")
+    if manifest.get("format") != CACHE_FORMAT or generator_version != benchmark.version:
         raise DatasetError(
             f"{directory}: rendered by generator version {generator_version} (cache format "
-            f"{manifest.get('format')}), this code renders version {generator.GENERATOR_VERSION} (format "
+            f"{manifest.get('format')}), this code renders version {benchmark.version} (format "
             f"{CACHE_FORMAT}); {fix} to render it again"
         )
     expected = shard_sizes(count, shard_size)

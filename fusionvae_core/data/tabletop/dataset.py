@@ -1,9 +1,13 @@
-"""FusionTabletop as a FusionDataset: items come from the render cache instead of a live view maker.
+"""The cached rendered benchmarks as FusionDatasets: items come from the render cache instead of a live view maker.
 
-Val/test items are returned as rendered. Training items get two augmentations that keep the scene physically
-valid: the order of the 3 views is shuffled (so a batch with K < 3 sees every view) and the whole item (target,
-views and their masks together) is mirrored left-right with probability 1/2. Items carry the views' visibility
-labels and the target-object mask from the renderer's segmentation.
+fusion_tabletop: val/test items are returned as rendered. fusion_tabletop_arm: an item's views are 3 of the T frames
+of its window; val/test items take the fixed frames the live node's temporal mode fuses (view 0 the newest frame,
+view 1 the middle of the window, view 2 the oldest: sequence.eval_frames), and the whole window stays available
+for references that use it (`ArmDataset.window`). Training items of both get two augmentations that keep the scene
+physically valid: the views are a random choice of the rendered views in random order (fusion_tabletop: its 3
+views shuffled, so a batch with K < 3 sees every view; fusion_tabletop_arm: 3 of the T frames) and the whole item
+(target, views and their masks together) is mirrored left-right with probability 1/2. Items carry the views'
+visibility labels and the target-object mask from the renderer's segmentation.
 """
 
 from __future__ import annotations
@@ -14,32 +18,33 @@ import numpy as np
 import torch
 
 from fusionvae_core.data.errors import DatasetError
-from fusionvae_core.data.fusion_dataset import FusionDataset, FusionItem
+from fusionvae_core.data.fusion_dataset import NUM_VIEWS, FusionDataset, FusionItem
 from fusionvae_core.data.image_files import to_chw_float
-from fusionvae_core.data.tabletop.cache import CachedScenes, load_cache, render_command
-
-DATASET_NAME = "fusion_tabletop"
-DEFAULT_ROOT = "data/fusion_tabletop"  # where the docs and training/configs/fusion_tabletop.yaml put the cache
+from fusionvae_core.data.tabletop.cache import TABLETOP, Benchmark, CachedScenes, load_cache
+from fusionvae_core.data.tabletop.sequence import ArmBenchmark
 
 
 class TabletopDataset(FusionDataset):
-    """The cached renders of one split (`cache`); `image_size`, `channels`, `split`, `seed` as FusionDataset."""
+    """The cached renders of one split of `benchmark` (`cache`); `image_size`, `channels`, `split`, `seed` as
+    FusionDataset."""
 
-    def __init__(self, root: Path | None, split: str, seed: int) -> None:
+    def __init__(self, root: Path | None, split: str, seed: int, benchmark: Benchmark = TABLETOP) -> None:
         """Load and verify the cache of `split` under `root` (DatasetError naming the render command if unusable).
 
         FusionDataset's source/view-maker pair does not apply (the views are rendered, not derived from the
         target), so this subclass sets the attributes itself and assembles items from the cache.
         """
         if root is None:
+            command = benchmark.render_command(f"data/{benchmark.name}", split)  # where the docs and configs put it
             raise DatasetError(
-                f"{DATASET_NAME} reads a render cache: render it once with `{render_command(DEFAULT_ROOT, split)}` "
+                f"{benchmark.name} reads a render cache: render it once with `{command}` "
                 "and pass that folder as data_root (--data-root)"
             )
-        self.name = DATASET_NAME
+        self.name = benchmark.name
+        self.benchmark = benchmark
         self.split = split
         self.seed = seed
-        self.cache: CachedScenes = load_cache(root, split)
+        self.cache: CachedScenes = load_cache(root, split, benchmark=benchmark)
         self.image_size = int(self.cache.targets.shape[1])
         self.channels = int(self.cache.targets.shape[3])
 
@@ -58,18 +63,38 @@ class TabletopDataset(FusionDataset):
             cache.view_visible[index],
             cache.target_mask[index],
         )
-        if self.split == "train":
-            rng = self.rng_for(index)
-            order = rng.permutation(len(views))
-            views, visibility = views[order], visibility[order]
-            if rng.random() < 0.5:
-                target, views, visibility, objects = (
-                    target[:, ::-1],
-                    views[:, :, ::-1],
-                    visibility[:, :, ::-1],
-                    objects[:, ::-1],
-                )
+        if self.split != "train":
+            order = self.benchmark.eval_views(len(views))
+            return rendered_item(index, target, views[order], visibility[order], objects)
+        rng = self.rng_for(index)
+        chosen = rng.choice(len(views), NUM_VIEWS, replace=False)
+        views, visibility = views[chosen], visibility[chosen]
+        if rng.random() < 0.5:
+            target, views, visibility, objects = (
+                target[:, ::-1],
+                views[:, :, ::-1],
+                visibility[:, :, ::-1],
+                objects[:, ::-1],
+            )
         return rendered_item(index, target, views, visibility, objects)
+
+
+class ArmDataset(TabletopDataset):
+    """fusion_tabletop_arm: items are 3 frames of a T-frame window (module doc); `frames` is T."""
+
+    def __init__(self, root: Path | None, split: str, seed: int) -> None:
+        """Load the fusion_tabletop_arm cache of `split` under `root` (any number of frames)."""
+        super().__init__(root, split, seed, ArmBenchmark())
+        self.frames = int(self.cache.views.shape[1])
+
+    def window_frames(self, index: int) -> np.ndarray:
+        """All T frames of item `index`, oldest first, as rendered (never augmented): uint8 [T,H,W,3]."""
+        return np.asarray(self.cache.views[index])
+
+    def window(self, index: int) -> torch.Tensor:
+        """All T frames of item `index` laid out like an item's views: float [T,C,H,W] in [0,1] (for the temporal
+        median of the whole window, baselines.references.view_median of the window)."""
+        return torch.from_numpy(np.stack([to_chw_float(frame) for frame in self.window_frames(index)]))
 
 
 def rendered_item(

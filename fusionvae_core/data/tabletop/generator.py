@@ -16,8 +16,8 @@ from typing import NamedTuple
 import numpy as np
 
 from fusionvae_core.data.fusion_dataset import NUM_VIEWS, SPLITS
-from fusionvae_core.data.tabletop.renderer import TabletopRenderer
-from fusionvae_core.data.tabletop.scene import draw_occluders, draw_scene
+from fusionvae_core.data.tabletop.renderer import Render, TabletopRenderer
+from fusionvae_core.data.tabletop.scene import CAMERA_DISTANCE, Scene, draw_occluders, draw_scene
 
 GENERATOR_VERSION = 1  # bump on any change that alters renders: caches of another version are re-rendered
 OCCLUDED_FRACTION_RANGE = (0.1, 0.8)
@@ -47,6 +47,16 @@ class RenderedScene(NamedTuple):
         return 1.0 - self.visible.sum(axis=(1, 2)) / self.target_mask.sum()
 
 
+class Workspace(NamedTuple):
+    """A drawn and built scene: the draw, the target objects' world centres [N,3], its clean render and the
+    target-object mask of that render, bool [H,W]."""
+
+    scene: Scene
+    centres: np.ndarray
+    clean: Render
+    target_mask: np.ndarray
+
+
 def item_rng(seed: int, split: str, index: int) -> np.random.Generator:
     """The generator that draws item `index` of `split`."""
     return np.random.default_rng((seed, SPLITS.index(split), index))
@@ -65,12 +75,10 @@ def render_scene(
     """A random scene of `objects` and NUM_VIEWS occluded views of it (see module doc for the acceptance rules)."""
     square = centre_square(height, width)
     for _ in range(MAX_SCENE_ATTEMPTS):
-        scene = draw_scene(rng, objects)
-        centres = renderer.build(scene)
-        clean = renderer.render(scene.camera, scene.light, width, height)
-        target_mask = np.isin(clean.segmentation, renderer.target_ids)
-        if target_mask[square].mean() < MIN_TARGET_AREA:
+        workspace = draw_workspace(renderer, objects, rng, width, height)
+        if workspace is None:
             continue
+        scene, centres, clean, target_mask = workspace
         in_scene = {target.urdf for target in scene.targets}
         views: list[np.ndarray] = []
         visible: list[np.ndarray] = []
@@ -89,6 +97,25 @@ def render_scene(
     raise RuntimeError(f"no acceptable scene in {MAX_SCENE_ATTEMPTS} draws: the scene parameters are inconsistent")
 
 
+def draw_workspace(
+    renderer: TabletopRenderer,
+    objects: list[str],
+    rng: np.random.Generator,
+    width: int,
+    height: int,
+    camera_distance: tuple[float, float] = CAMERA_DISTANCE,
+) -> Workspace | None:
+    """Draw a scene of `objects`, build it and render it clean; None (draw again) if its targets cover less than
+    MIN_TARGET_AREA of the centre square."""
+    scene = draw_scene(rng, objects, camera_distance)
+    centres = renderer.build(scene)
+    clean = renderer.render(scene.camera, scene.light, width, height)
+    target_mask = np.isin(clean.segmentation, renderer.target_ids)
+    if target_mask[centre_square(height, width)].mean() < MIN_TARGET_AREA:
+        return None
+    return Workspace(scene, centres, clean, target_mask)
+
+
 def scene_visibility(view: np.ndarray, segmentation: np.ndarray, clean: np.ndarray, occluders: list[int]) -> np.ndarray:
     """bool [H,W]: where a view [H,W,3] with its segmentation shows what the clean render shows: no occluder body
     there and the colour within SHADOW_TOLERANCE of the clean render (an occluder's shadow changes the scene)."""
@@ -103,12 +130,20 @@ def centre_square(height: int, width: int) -> tuple[slice, slice]:
     return slice(top, top + side), slice(left, left + side)
 
 
+def hidden_share(target_mask: np.ndarray, shown: np.ndarray) -> float:
+    """Fraction of the target-object pixels `target_mask` that a view hides (those not in its `shown` mask)."""
+    return float(1.0 - shown.sum() / target_mask.sum())
+
+
+def union_shows_more(shown: list[np.ndarray]) -> bool:
+    """Whether the views' target-object masks together show more pixels than the best single view does."""
+    return bool(np.logical_or.reduce(shown).sum() > max(mask.sum() for mask in shown))
+
+
 def _acceptable(target_mask: np.ndarray, visible: list[np.ndarray]) -> bool:
     """Whether the newest view hides an allowed fraction of the targets and, once all views exist, their union
     shows more target pixels than the best single view (every item rewards fusing its views)."""
-    hidden = 1.0 - visible[-1].sum() / target_mask.sum()
+    hidden = hidden_share(target_mask, visible[-1])
     if not OCCLUDED_FRACTION_RANGE[0] <= hidden <= OCCLUDED_FRACTION_RANGE[1]:
         return False
-    if len(visible) < NUM_VIEWS:
-        return True
-    return bool(np.logical_or.reduce(visible).sum() > max(mask.sum() for mask in visible))
+    return len(visible) < NUM_VIEWS or union_shows_more(visible)

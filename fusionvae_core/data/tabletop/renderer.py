@@ -1,4 +1,5 @@
-"""pybullet's CPU TinyRenderer in headless DIRECT mode: builds a scene, renders RGB + segmentation, adds occluders.
+"""pybullet's CPU TinyRenderer in headless DIRECT mode: builds a scene, renders RGB + segmentation, adds occluders,
+casts camera rays.
 
 Occlusion, shading and the occluders' shadows come from the renderer; the segmentation output (one body id per
 pixel) tells which pixels show a target object. One TabletopRenderer owns one physics client.
@@ -93,6 +94,23 @@ class TabletopRenderer:
         )
         rgb = np.ascontiguousarray(np.reshape(rgba, (height, width, 4))[:, :, :3], dtype=np.uint8)
         return Render(rgb, np.reshape(segmentation, (height, width)).astype(np.int32))
+
+    def first_hits(self, camera: Camera, width: int, height: int, pixels: np.ndarray) -> np.ndarray:
+        """Body id [N] that the camera ray through each pixel [N,2] (row, column) of a width x height render meets
+        first (-1: none), on the collision shapes: a cheap stand-in for the segmentation of a render."""
+        eye = np.asarray(camera.eye)
+        forward = np.asarray(camera.look_at) - eye
+        forward /= np.linalg.norm(forward)
+        right = np.cross(forward, [0.0, 0.0, 1.0])
+        right /= np.linalg.norm(right)
+        up = np.cross(right, forward)
+        half_height = np.tan(np.deg2rad(camera.fov_deg) / 2)  # pybullet's field of view is vertical
+        x = (2 * (pixels[:, 1] + 0.5) / width - 1) * half_height * width / height
+        y = (1 - 2 * (pixels[:, 0] + 0.5) / height) * half_height
+        directions = forward + x[:, None] * right + y[:, None] * up
+        ends = eye + FAR_PLANE * directions / np.linalg.norm(directions, axis=1, keepdims=True)
+        hits = self.pb.rayTestBatch([eye.tolist()] * len(ends), ends.tolist(), physicsClientId=self.client)
+        return np.array([hit[0] for hit in hits], dtype=int)
 
     def _load(self, placement: Placement) -> int:
         return int(

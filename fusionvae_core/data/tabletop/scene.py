@@ -72,8 +72,11 @@ class Scene:
     light: Light
 
 
-def draw_scene(rng: np.random.Generator, objects: list[str]) -> Scene:
-    """A random scene with 1-4 distinct target objects from `objects`, spaced apart on the workspace."""
+def draw_scene(
+    rng: np.random.Generator, objects: list[str], camera_distance: tuple[float, float] = CAMERA_DISTANCE
+) -> Scene:
+    """A random scene with 1-4 distinct target objects from `objects`, spaced apart on the workspace, seen from
+    `camera_distance` (metres, range) away."""
     fixture = FIXTURES[int(rng.integers(len(FIXTURES)))]
     tint = _triple(rng.uniform(0.6, 1.0, 3))
     count = int(rng.integers(TARGET_COUNT[0], TARGET_COUNT[1] + 1))
@@ -88,7 +91,7 @@ def draw_scene(rng: np.random.Generator, objects: list[str]) -> Scene:
         )
         for name, (x, y) in zip(names, spots)
     )
-    return Scene(fixture, tint, targets, _draw_camera(rng), _draw_light(rng))
+    return Scene(fixture, tint, targets, _draw_camera(rng, camera_distance), _draw_light(rng))
 
 
 def draw_occluders(
@@ -121,12 +124,12 @@ def draw_occluders(
     return placements
 
 
-def _draw_camera(rng: np.random.Generator) -> Camera:
+def _draw_camera(rng: np.random.Generator, distance_range: tuple[float, float]) -> Camera:
     """Camera on a sphere around a jittered workspace centre, looking down at 35-65 degrees from any side."""
     look_at = np.array([*rng.uniform(-LOOK_AT_JITTER, LOOK_AT_JITTER, 2), WORKSPACE_HEIGHT])
     yaw = rng.uniform(0.0, 2 * np.pi)
     pitch = np.deg2rad(rng.uniform(*CAMERA_PITCH_DEG))
-    distance = rng.uniform(*CAMERA_DISTANCE)
+    distance = rng.uniform(*distance_range)
     direction = np.array([np.cos(pitch) * np.cos(yaw), np.cos(pitch) * np.sin(yaw), np.sin(pitch)])
     return Camera(_triple(look_at + distance * direction), _triple(look_at), float(rng.uniform(*CAMERA_FOV_DEG)))
 
@@ -160,10 +163,10 @@ def _resting_orientation(rng: np.random.Generator) -> tuple[float, float, float,
     quarter = np.pi / 2
     face_turns = ((0, 0), (np.pi, 0), (quarter, 0), (-quarter, 0), (0, quarter), (0, -quarter))
     roll, pitch = face_turns[int(rng.integers(len(face_turns)))]
-    return _quaternion_from_euler(roll, pitch, rng.uniform(0.0, 2 * np.pi))
+    return quaternion_from_euler(roll, pitch, rng.uniform(0.0, 2 * np.pi))
 
 
-def _quaternion_from_euler(roll: float, pitch: float, yaw: float) -> tuple[float, float, float, float]:
+def quaternion_from_euler(roll: float, pitch: float, yaw: float) -> tuple[float, float, float, float]:
     """Quaternion (x,y,z,w) of the rotation yaw(z) * pitch(y) * roll(x), pybullet's Euler convention."""
     cr, sr = np.cos(roll / 2), np.sin(roll / 2)
     cp, sp = np.cos(pitch / 2), np.sin(pitch / 2)
