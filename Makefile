@@ -35,7 +35,7 @@ lint: venv
 	.venv/bin/ruff format --check .
 
 typecheck: venv
-	.venv/bin/mypy fusionvae_core
+	.venv/bin/mypy fusionvae_core fusionvae_ros training
 
 unit: venv
 	$(PY) -m pytest -q
