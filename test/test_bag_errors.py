@@ -22,6 +22,8 @@ from fusionvae_ros.bag.make_bag import MakeBagOptions, make_bag
 from fusionvae_ros.bag.process import node_settings, process_bag
 from fusionvae_ros.image_codec import encode_image
 
+pytestmark = pytest.mark.slow
+
 REPO = Path(__file__).resolve().parents[1]
 CAMERA = "/camera_0/image_raw"
 

@@ -151,6 +151,7 @@ def test_a_bag_without_any_output_reports_every_set_missing(input_bag, tmp_path)
     assert f"missing sets (no output): {NUM_SETS} (set 0, 1, 2," in report.to_text()
 
 
+@pytest.mark.slow
 def test_missing_stray_and_repeated_outputs_are_reported(input_bag, tmp_path):
     path, sets = input_bag
     repeated = next(record for record in sets if record["k"] >= 2 and record["set"] not in (1, 4))

@@ -57,6 +57,7 @@ def registration_bag(tmp_path_factory):
     return path
 
 
+@pytest.mark.slow
 def test_register_recovers_known_homographies(registration_bag, tmp_path, capsys):
     output = tmp_path / "registration.yaml"
     assert bag_main(["register", str(registration_bag), "-o", str(output), "--max-pairs", "3"]) == 0

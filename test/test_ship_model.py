@@ -12,6 +12,8 @@ import pytest
 from fusionvae_core.checkpoint import file_sha256, load_checkpoint
 from fusionvae_core.inference import load_backend
 
+pytestmark = pytest.mark.slow
+
 REPO = Path(__file__).resolve().parents[1]
 
 

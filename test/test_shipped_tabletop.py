@@ -65,6 +65,7 @@ def test_shipped_model_describes_itself(shipped: InferenceBackend) -> None:
     assert 0 < shipped.temperature <= 1, "ship_model.py records the validation-best of 0.6, 0.8, 1.0"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("num_views", [3, 1])
 def test_fused_mean_is_closer_to_the_scene_than_the_mean_of_the_views(
     shipped: InferenceBackend, held_out_scenes: tuple[np.ndarray, np.ndarray], num_views: int

@@ -6,11 +6,14 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import pytest
 from test_train_helpers import REPO, checkpoint_of, quick_overrides
 
 from fusionvae_core.data.tabletop.cache import render_cache
 from fusionvae_core.training.logging import read_metrics
 from training.train import main
+
+pytestmark = pytest.mark.slow
 
 TABLETOP_CONFIG = REPO / "training" / "configs" / "fusion_tabletop.yaml"
 
