@@ -152,7 +152,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run process from parsed arguments."""
+    """Run process from parsed arguments (the pipeline's warnings, e.g. colour mismatches, go to stderr)."""
+    logging.basicConfig(format="process: %(message)s")
     overrides = {name: getattr(args, option) for option, name in NODE_OPTIONS.items()}
     overrides = {name: value for name, value in overrides.items() if value is not None}
     with InputBag(args.input) as bag:
