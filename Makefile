@@ -6,9 +6,9 @@ STAMP   := .venv/.installed
 export PYTHONPATH := $(CURDIR)
 export ROS_AUTOMATIC_DISCOVERY_RANGE ?= LOCALHOST
 # one torch thread per process: tests run several processes on few cores, and oversubscribed OpenMP threads spin
-unit: export OMP_NUM_THREADS ?= 1
+unit test-fast: export OMP_NUM_THREADS ?= 1
 
-.PHONY: venv system-deps test lint typecheck unit demo bench clean
+.PHONY: venv system-deps test test-fast lint typecheck unit demo bench clean
 
 venv: $(STAMP)
 
@@ -35,12 +35,16 @@ lint: venv
 	.venv/bin/ruff format --check .
 
 typecheck: venv
-	.venv/bin/mypy fusionvae_core
+	.venv/bin/mypy fusionvae_core fusionvae_ros training
 
 unit: venv
 	$(PY) -m pytest -q
 
 test: lint typecheck unit
+
+# the quick tier while working: no ROS processes, no training, no package build (markers in pyproject.toml)
+test-fast: venv
+	$(PY) -m pytest -q -m "not slow and not ros"
 
 demo: venv
 	$(PY) -m fusionvae_ros.demo

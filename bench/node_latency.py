@@ -57,7 +57,8 @@ from ros_helpers import (  # noqa: E402
 )
 from sensor_msgs.msg import CompressedImage, Image  # noqa: E402
 
-from fusionvae_ros.camera_input import message_type, transport_topic  # noqa: E402
+from fusionvae_ros.camera_input import transport_topic  # noqa: E402
+from fusionvae_ros.fusion_node import CAMERA_MESSAGE_TYPES  # noqa: E402
 from fusionvae_ros.image_codec import decode_compressed, encode_compressed  # noqa: E402
 from fusionvae_ros.package_files import DDS_PROFILE_VARIABLE, LARGE_IMAGE_DDS_PROFILE, shipped_file  # noqa: E402
 
@@ -314,7 +315,7 @@ def relay_main() -> None:
     transport = node.declare_parameter("input_transport", "raw").value
     for camera, topic in enumerate(CAMERAS):
         node.create_subscription(
-            message_type(transport),
+            CAMERA_MESSAGE_TYPES[transport],
             transport_topic(topic, transport),
             lambda msg, camera=camera: on_view(camera, msg),
             qos,

@@ -1,8 +1,9 @@
-"""Camera messages in: which message type a transport subscribes, on which topic, and how it is decoded.
+"""Camera messages in: which topic a transport is on, how a message is decoded, and colour mismatches. ROS-free.
 
 ``raw`` is sensor_msgs/Image on the camera topic; ``compressed`` is sensor_msgs/CompressedImage on
 ``<camera topic>/compressed``, the topic image_transport's compressed plugin publishes next to the raw one.
 Compressed JPEG views are decoded at libjpeg's reduced scale when the model is much smaller than the camera.
+Messages are duck-typed: rclpy messages and rosbags-deserialised ones decode alike.
 """
 
 from __future__ import annotations
@@ -11,12 +12,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sensor_msgs.msg import CompressedImage, Image
 
 from fusionvae_core.image_codec import INPUT_FORMATS, compressed_image_size, decode_compressed, decode_image
 
 INPUT_TRANSPORTS = ("raw", "compressed")
-_MESSAGE_TYPES = {"raw": Image, "compressed": CompressedImage}
 
 
 @dataclass(frozen=True)
@@ -26,11 +25,6 @@ class DecodedView:
     pixels: np.ndarray  # [h, w, C] uint8/uint16; smaller than camera_size after a reduced-scale JPEG decode
     encoding: str
     camera_size: tuple[int, int]
-
-
-def message_type(transport: str) -> type:
-    """The message class a camera subscription of ``transport`` receives."""
-    return _MESSAGE_TYPES[transport]
 
 
 def transport_topic(camera_topic: str, transport: str) -> str:

@@ -23,11 +23,12 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
-from fusionvae_ros.bag.bag_files import CAMERA_TOPICS, FUSED_TOPICS, SET_INFO_TOPIC, BagError, InputBag
+from fusionvae_ros.bag.bag_files import CAMERA_TOPICS, FUSED_TOPICS, SET_INFO_TOPIC, BagError, InputBag, bag_cameras
 from fusionvae_ros.bag.grid import write_grid
 from fusionvae_ros.bag.help_format import DefaultsHelpFormatter
 from fusionvae_ros.bag.make_bag import CameraTiming, MakeBagOptions, ViewSets, make_bag
 from fusionvae_ros.bag.score import build_report, load_ground_truth, load_outputs, match_outputs
+from fusionvae_ros.camera_input import transport_topic
 from fusionvae_ros.package_files import DDS_PROFILE_VARIABLE, LARGE_IMAGE_DDS_PROFILE, resolve_model_path, shipped_file
 
 STARTUP_TIMEOUT_S = 60.0
@@ -105,8 +106,11 @@ def ros_environment(domain_id: int, publishes_images: bool = False) -> dict[str,
     return environment
 
 
-def node_command(model: Path, num_hypotheses: int, seed: int, resize_mode: str) -> list[str]:
-    """The fusion node on the demo cameras, with sim time (the replayed /clock) and a reproducible seed."""
+def node_command(
+    model: Path, num_hypotheses: int, seed: int, resize_mode: str, parameters: dict[str, str] | None = None
+) -> list[str]:
+    """The fusion node on the demo cameras, with sim time (the replayed /clock), a reproducible seed and further
+    ``parameters`` (name -> value as --ros-args text)."""
     parameters = {
         "resize_mode": resize_mode,
         "camera_topics": "[" + ",".join(CAMERA_TOPICS) + "]",
@@ -116,6 +120,7 @@ def node_command(model: Path, num_hypotheses: int, seed: int, resize_mode: str) 
         "use_sim_time": "true",
         "input_reliability": "reliable",
         "inference_queue_size": "10",
+        **(parameters or {}),
     }
     ros_args = [item for name, value in parameters.items() for item in ("-p", f"{name}:={value}")]
     return [sys.executable, "-m", "fusionvae_ros.fusion_node", "--ros-args", *ros_args]
@@ -130,21 +135,26 @@ def fuse_live(
     domain_id: int,
     log_dir: Path,
     resize_mode: str = "resize",
+    parameters: dict[str, str] | None = None,
 ) -> None:
-    """Replay ``input_bag`` into a live fusion node and record its outputs (and the camera views) to ``fused_bag``.
+    """Replay ``input_bag`` into a live fusion node (further node ``parameters`` as --ros-args text) and record its
+    outputs (and the camera views) to ``fused_bag``. Raw or compressed cameras: whichever the bag holds.
 
     The node and the recorder run as subprocesses (logs: node.log, record.log in ``log_dir``); the recorder stops
     once every set of the bag has been fused, or a few seconds after the replay ended.
     """
     with InputBag(input_bag) as bag:
         num_sets, duration_s = bag.counts.get(SET_INFO_TOPIC, 0), bag.duration_ns / 1e9
+        transport, _ = bag_cameras(bag, None)
+    camera_topics = [transport_topic(topic, transport) for topic in CAMERA_TOPICS]
     env = ros_environment(domain_id)
     bag_cli = [sys.executable, "-m", "fusionvae_ros.bag"]
     node_log, record_log = log_dir / "node.log", log_dir / "record.log"
     record_command = [*bag_cli, "record", "-o", str(fused_bag), "--overwrite", "--topics", *FUSED_TOPICS]
-    record_command += [*CAMERA_TOPICS, "--expect-sets", str(num_sets)]
+    record_command += [*camera_topics, "--expect-sets", str(num_sets)]
     with ExitStack() as stack:
-        node_cli = node_command(model, num_hypotheses, seed, resize_mode)
+        parameters = {"input_transport": transport, **(parameters or {})}
+        node_cli = node_command(model, num_hypotheses, seed, resize_mode, parameters)
         node = stack.enter_context(child(node_cli, node_log, env))
         recorder = stack.enter_context(child(record_command, record_log, env))
         wait_for(
@@ -154,7 +164,7 @@ def fuse_live(
             {"fusion_node": (node, node_log), "recorder": (recorder, record_log)},
         )
         replay = subprocess.run(
-            [*bag_cli, "replay", str(input_bag), "--topics", *CAMERA_TOPICS, "--wait-for-subscribers", "2"],
+            [*bag_cli, "replay", str(input_bag), "--topics", *camera_topics, "--wait-for-subscribers", "2"],
             env=ros_environment(domain_id, publishes_images=True),
             capture_output=True,
             text=True,

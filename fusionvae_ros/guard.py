@@ -11,37 +11,10 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
 
 from fusionvae_core.image_codec import RejectedInputError
-
-NANOSECONDS_PER_SECOND = 1_000_000_000
-STAMP_INVALID = "stamp_invalid"
-
-
-class StampLike(Protocol):
-    """builtin_interfaces/Time, or anything with its two fields."""
-
-    sec: int
-    nanosec: int
-
-
-def stamp_nanoseconds(stamp: StampLike) -> int:
-    """A header stamp in nanoseconds; RejectedInputError('stamp_invalid') for negative or out-of-range fields.
-
-    rclpy's Time.from_msg raises ValueError for a negative ``sec`` and accepts a ``nanosec`` of a second or more,
-    which builtin_interfaces/Time forbids; both are a camera driver bug and get a drop reason of their own.
-    """
-    if stamp.sec < 0:
-        raise RejectedInputError(STAMP_INVALID, f"negative stamp sec={stamp.sec} (nanosec={stamp.nanosec})")
-    if not 0 <= stamp.nanosec < NANOSECONDS_PER_SECOND:
-        raise RejectedInputError(STAMP_INVALID, f"stamp nanosec={stamp.nanosec} outside [0, 1e9) (sec={stamp.sec})")
-    return stamp.sec * NANOSECONDS_PER_SECOND + stamp.nanosec
-
-
-def one_line(error: BaseException) -> str:
-    """An exception's message collapsed onto one line (its type name when the message is empty)."""
-    return " ".join(str(error).split()) or type(error).__name__
+from fusionvae_ros.pipeline import one_line
 
 
 class CallbackGuard:

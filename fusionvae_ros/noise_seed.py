@@ -3,7 +3,7 @@
 The seed depends only on the configured base seed and the set's output stamp (the newest view stamp), never on
 how many sets came before, so a set fused live and the same set fused offline get identical hypotheses even
 when one of the two runs dropped or skipped other sets. Both call ``set_noise_seed(seed parameter, stamp)`` and
-pass the result as ``seed`` to ``backend.infer`` (through ``fusion.fuse_views``).
+pass the result as ``seed`` to ``backend.infer`` (through ``FusionPipeline.fuse``).
 """
 
 from __future__ import annotations

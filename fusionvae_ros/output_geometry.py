@@ -1,5 +1,6 @@
 """Outputs in the reference camera's geometry: which part of the camera image the model sees, the size the fused
-images are published at, and the matching sensor_msgs/CameraInfo.
+images are published at, and the reference camera's calibration moved into the output pixels. ROS-free (the
+message builder, outputs.py, makes the CameraInfo).
 
 The model sees the whole camera image squeezed into its square (resize_mode resize) or the centred square
 (center_crop). With ``output_size: camera`` the hypotheses, mean and uncertainty are resized back to that field
@@ -11,11 +12,10 @@ mapped as cv2.resize maps them (u' = (u + 0.5) * s - 0.5). Distortion is unchang
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
-from sensor_msgs.msg import CameraInfo
-from std_msgs.msg import Header
 
 OUTPUT_SIZES = ("model", "camera")
 
@@ -33,7 +33,7 @@ def output_geometry(
 ) -> OutputGeometry:
     """Where the outputs sit in a ``camera_size`` (width, height) image and how large they are published."""
     width, height = camera_size
-    if resize_mode == "center_crop":  # the same square preprocess.center_square takes
+    if resize_mode == "center_crop":  # the square framing.center_square takes
         side = min(width, height)
         crop = ((width - side) // 2, (height - side) // 2, side, side)
     else:
@@ -56,10 +56,10 @@ def sibling_camera_info_topic(image_topic: str) -> str:
     return f"{namespace}/camera_info" if namespace else "camera_info"
 
 
-def output_camera_info(
-    info: CameraInfo, camera_size: tuple[int, int], geometry: OutputGeometry, header: Header
-) -> CameraInfo:
-    """``info`` of the reference camera moved into the output image described by ``geometry``.
+def moved_calibration(
+    info: Any, camera_size: tuple[int, int], geometry: OutputGeometry
+) -> tuple[np.ndarray, np.ndarray]:
+    """K (3x3) and P (3x4) of the reference camera's CameraInfo ``info`` moved into the output pixels.
 
     Binning and ROI of ``info`` are applied first (its K describes the full sensor), and a calibration made at
     another resolution than the ``camera_size`` images is scaled to them.
@@ -84,13 +84,4 @@ def output_camera_info(
             centre = (matrix[axis, 2] - offset[axis]) / binning[axis] * to_camera
             matrix[axis, 2] = (centre - crop_offset + 0.5) * scale - 0.5
         out_p[axis, 3] *= focal
-    return CameraInfo(
-        header=header,
-        width=geometry.size[0],
-        height=geometry.size[1],
-        distortion_model=info.distortion_model,
-        d=list(info.d),
-        k=out_k.ravel().tolist(),
-        r=list(info.r),
-        p=out_p.ravel().tolist(),
-    )
+    return out_k, out_p

@@ -1,22 +1,23 @@
-"""The fusion node's parameters: names, defaults, descriptions and ranges, and their validated settings object.
+"""The fusion node's parameters in one table: `NodeSettings`, one field per parameter with its default, description,
+range, choices and whether it may change while the node runs. ROS-free.
 
-config/fusionvae.yaml repeats these defaults for users (a test keeps the two in step). Only ``RUNTIME_PARAMETERS``
-may change while the node runs; every other parameter is read-only after start-up.
+Everything else derives from it: ``PARAMETERS`` (the specs node_parameters.py declares with descriptors), the
+validated settings the node and ``bag process`` run with (``NodeSettings.from_values``), process's command-line
+options; config/fusionvae.yaml lists the same names and defaults (test_params.py keeps the two in step).
 """
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import math
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
-from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
-from rclpy.node import Node
-
+from fusionvae_core.data.framing import FIXED_MODES
 from fusionvae_ros.camera_input import INPUT_TRANSPORTS
-from fusionvae_ros.fusion import MODEL_TEMPERATURE
 from fusionvae_ros.output_geometry import OUTPUT_SIZES
-from fusionvae_ros.preprocess import RESIZE_MODES
 from fusionvae_ros.registration import IDENTITY, RegistrationError, ViewRegistration, parse_homography
 
 BACKENDS = ("onnxruntime", "torch", "tensorrt")
@@ -24,137 +25,33 @@ RELIABILITIES = ("best_effort", "reliable")
 MAX_CAMERAS = 3
 MAX_NUM_HYPOTHESES = 16
 HOMOGRAPHY_PARAMETERS = {1: "homography_1", 2: "homography_2"}  # camera index -> parameter
-RUNTIME_PARAMETERS = ("slop", "max_wait", "num_hypotheses", "temperature")
+#: `temperature` value that means "the model's recommended temperature" (from its metadata).
+MODEL_TEMPERATURE = -1.0
 
 
 @dataclass(frozen=True)
 class ParamSpec:
-    """One parameter: default (which fixes its type), description, optional range and allowed values."""
+    """One parameter: default (which fixes its type), description, optional range and allowed values, and whether
+    it may change at run time (every other parameter is read-only once declared)."""
 
     name: str
     default: Any
     description: str
     limits: tuple[float, float] | None = None
     choices: tuple[str, ...] | None = None
-
-    def descriptor(self) -> ParameterDescriptor:
-        """The ParameterDescriptor rclpy enforces (type, range, read-only) and tools display."""
-        descriptor = ParameterDescriptor(
-            name=self.name, description=self.description, read_only=self.name not in RUNTIME_PARAMETERS
-        )
-        if self.choices:
-            descriptor.additional_constraints = f"one of: {', '.join(self.choices)}"
-        if self.limits and isinstance(self.default, float):
-            low, high = self.limits
-            descriptor.floating_point_range = [
-                FloatingPointRange(from_value=float(low), to_value=float(high), step=0.0)
-            ]
-        elif self.limits:
-            low, high = self.limits
-            descriptor.integer_range = [IntegerRange(from_value=int(low), to_value=int(high), step=1)]
-        return descriptor
+    runtime: bool = False
 
 
-PARAMETERS: tuple[ParamSpec, ...] = (
-    ParamSpec(
-        "camera_topics",
-        ["camera_0/image_raw", "camera_1/image_raw", "camera_2/image_raw"],
-        "image topics of the 1-3 cameras that view the scene (camera index = position in this list); with "
-        "input_transport compressed the node subscribes <topic>/compressed, as image_transport does",
-    ),
-    ParamSpec(
-        "input_transport",
-        "raw",
-        "raw: sensor_msgs/Image on each camera topic; compressed: sensor_msgs/CompressedImage (JPEG/PNG) on "
-        "<topic>/compressed",
-        choices=INPUT_TRANSPORTS,
-    ),
-    ParamSpec(
-        "homography_1",
-        list(IDENTITY),
-        "row-major 3x3 homography from camera 1's pixels to camera 0's, applied before fusion (views must show one "
-        "viewpoint); identity = already aligned. `fusionvae_bag register` estimates it",
-    ),
-    ParamSpec(
-        "homography_2",
-        list(IDENTITY),
-        "row-major 3x3 homography from camera 2's pixels to camera 0's, applied before fusion; identity = aligned",
-    ),
-    ParamSpec("slop", 0.01, "largest stamp difference (s) between views fused into one set", (0.0, 1.0)),
-    ParamSpec("max_wait", 0.05, "how long (s) to wait for missing views before fusing a partial set", (0.0, 5.0)),
-    ParamSpec("num_hypotheses", 3, "hypotheses sampled and published per fused set", (1, MAX_NUM_HYPOTHESES)),
-    ParamSpec(
-        "temperature",
-        MODEL_TEMPERATURE,
-        "sampling temperature (scale of the prior's standard deviation, 0 = its mode); -1 = the model's recommended "
-        "one from its metadata (a shipped model's validation-best)",
-        (MODEL_TEMPERATURE, 3.0),
-    ),
-    ParamSpec("backend", "onnxruntime", "inference backend", choices=BACKENDS),
-    ParamSpec(
-        "model_path",
-        "",
-        "model file: ONNX for onnxruntime/tensorrt, training checkpoint (.pt) for torch; "
-        "empty = models/fusion_mnist/model.onnx of this package",
-    ),
-    ParamSpec("device", "cpu", "inference device, e.g. cpu or cuda:0 (backends that support it)"),
-    ParamSpec(
-        "output_frame_id",
-        "",
-        "frame_id of the outputs; empty = the reference camera_info's frame_id once received, else the frame_id "
-        "of the newest view of each set",
-    ),
-    ParamSpec(
-        "output_size",
-        "model",
-        "model: outputs at the model's square size; camera: at the reference camera's resolution (its width x "
-        "height, or the centre square with center_crop)",
-        choices=OUTPUT_SIZES,
-    ),
-    ParamSpec(
-        "camera_info_topic",
-        "",
-        "sensor_msgs/CameraInfo of the reference camera (camera 0), republished matching the outputs on "
-        "fused/camera_info; empty = the camera_info topic next to the first camera topic",
-    ),
-    ParamSpec(
-        "resize_mode",
-        "resize",
-        "fit views to the model: squeeze whole view or crop centre square first",
-        choices=RESIZE_MODES,
-    ),
-    ParamSpec("input_reliability", "best_effort", "QoS reliability of the camera subscriptions", choices=RELIABILITIES),
-    ParamSpec("input_queue_size", 5, "history depth of each camera subscription", (1, 100)),
-    ParamSpec("sync_queue_size", 10, "views buffered per camera while waiting for their partners", (1, 100)),
-    ParamSpec("inference_queue_size", 1, "fused sets waiting for inference; the oldest is dropped when full", (1, 10)),
-    ParamSpec("output_queue_size", 5, "history depth of the output topics, in fused sets", (1, 100)),
-    ParamSpec(
-        "seed",
-        -1,
-        "noise seed: -1 = fresh noise every set; else each set's noise follows from seed and its stamp "
-        "(the same set gives the same hypotheses live and in offline bag processing)",
-        (-1, 2**31 - 1),
-    ),
-    ParamSpec("diagnostics_period", 1.0, "seconds between /diagnostics reports", (0.05, 60.0)),
-    ParamSpec(
-        "diagnostics_silent_timeout",
-        2.0,
-        "/diagnostics: a camera without messages for this long (s) is a WARN, all cameras an ERROR",
-        (0.1, 3600.0),
-    ),
-    ParamSpec(
-        "diagnostics_max_drop_fraction",
-        0.1,
-        "/diagnostics: WARN when drops exceed this share of drops plus fused sets within a report period",
-        (0.0, 1.0),
-    ),
-    ParamSpec("max_image_pixels", 3840 * 2160, "larger images (width*height) are dropped as bad input", (1, 2**31 - 1)),
-    ParamSpec("future_tolerance", 0.5, "views stamped more than this (s) after now are dropped", (0.0, 60.0)),
-    ParamSpec("max_age", 5.0, "views stamped more than this (s) before now are dropped", (0.001, 86400.0)),
-    ParamSpec(
-        "reset_jump", 1.0, "a stamp this much (s) older than the newest seen resets the synchroniser", (0.0, 3600.0)
-    ),
-)
+def parameter(
+    default: Any,
+    description: str,
+    limits: tuple[float, float] | None = None,
+    choices: tuple[str, ...] | None = None,
+    runtime: bool = False,
+) -> Any:
+    """A NodeSettings field: its default and, as metadata, the rest of its ParamSpec."""
+    spec = {"default": default, "description": description, "limits": limits, "choices": choices, "runtime": runtime}
+    return field(default_factory=lambda: copy.copy(default), metadata=spec)
 
 
 class SettingsError(ValueError):
@@ -163,55 +60,129 @@ class SettingsError(ValueError):
 
 @dataclass
 class NodeSettings:
-    """All parameter values, read once at start-up; the runtime-changeable ones are updated in place."""
+    """The parameter table and, as an instance, the values a node runs with (run-time ones updated in place)."""
 
-    camera_topics: list[str]
-    input_transport: str
-    homography_1: list[float]
-    homography_2: list[float]
-    slop: float
-    max_wait: float
-    num_hypotheses: int
-    temperature: float
-    backend: str
-    model_path: str
-    device: str
-    output_frame_id: str
-    output_size: str
-    camera_info_topic: str
-    resize_mode: str
-    input_reliability: str
-    input_queue_size: int
-    sync_queue_size: int
-    inference_queue_size: int
-    output_queue_size: int
-    seed: int
-    diagnostics_period: float
-    diagnostics_silent_timeout: float
-    diagnostics_max_drop_fraction: float
-    max_image_pixels: int
-    future_tolerance: float
-    max_age: float
-    reset_jump: float
+    camera_topics: list[str] = parameter(
+        ["camera_0/image_raw", "camera_1/image_raw", "camera_2/image_raw"],
+        "image topics of the 1-3 cameras that view the scene (camera index = position in this list); with "
+        "input_transport compressed the node subscribes <topic>/compressed, as image_transport does",
+    )
+    input_transport: str = parameter(
+        "raw",
+        "raw: sensor_msgs/Image on each camera topic; compressed: sensor_msgs/CompressedImage (JPEG/PNG) on "
+        "<topic>/compressed",
+        choices=INPUT_TRANSPORTS,
+    )
+    homography_1: list[float] = parameter(
+        list(IDENTITY),
+        "row-major 3x3 homography from camera 1's pixels to camera 0's, applied before fusion (views must show one "
+        "viewpoint); identity = already aligned. `fusionvae_bag register` estimates it",
+    )
+    homography_2: list[float] = parameter(
+        list(IDENTITY),
+        "row-major 3x3 homography from camera 2's pixels to camera 0's, applied before fusion; identity = aligned",
+    )
+    slop: float = parameter(
+        0.01, "largest stamp difference (s) between views fused into one set", (0.0, 1.0), runtime=True
+    )
+    max_wait: float = parameter(
+        0.05, "how long (s) to wait for missing views before fusing a partial set", (0.0, 5.0), runtime=True
+    )
+    num_hypotheses: int = parameter(
+        3, "hypotheses sampled and published per fused set", (1, MAX_NUM_HYPOTHESES), runtime=True
+    )
+    temperature: float = parameter(
+        MODEL_TEMPERATURE,
+        "sampling temperature (scale of the prior's standard deviation, 0 = its mode); -1 = the model's recommended "
+        "one from its metadata (a shipped model's validation-best)",
+        (MODEL_TEMPERATURE, 3.0),
+        runtime=True,
+    )
+    backend: str = parameter("onnxruntime", "inference backend", choices=BACKENDS)
+    model_path: str = parameter(
+        "",
+        "model file: ONNX for onnxruntime/tensorrt, training checkpoint (.pt) for torch; "
+        "empty = models/fusion_mnist/model.onnx of this package",
+    )
+    device: str = parameter("cpu", "inference device, e.g. cpu or cuda:0 (backends that support it)")
+    output_frame_id: str = parameter(
+        "",
+        "frame_id of the outputs; empty = the reference camera_info's frame_id once received, else the frame_id "
+        "of the newest view of each set",
+    )
+    output_size: str = parameter(
+        "model",
+        "model: outputs at the model's square size; camera: at the reference camera's resolution (its width x "
+        "height, or the centre square with center_crop)",
+        choices=OUTPUT_SIZES,
+    )
+    camera_info_topic: str = parameter(
+        "",
+        "sensor_msgs/CameraInfo of the reference camera (camera 0), republished matching the outputs on "
+        "fused/camera_info; empty = the camera_info topic next to the first camera topic",
+    )
+    resize_mode: str = parameter(
+        "resize", "fit views to the model: squeeze whole view or crop centre square first", choices=FIXED_MODES
+    )
+    input_reliability: str = parameter(
+        "best_effort",
+        "QoS reliability of the camera subscriptions (qos_overrides.<topic>.subscription.* parameters override it)",
+        choices=RELIABILITIES,
+    )
+    input_queue_size: int = parameter(5, "history depth of each camera subscription", (1, 100))
+    sync_queue_size: int = parameter(10, "views buffered per camera while waiting for their partners", (1, 100))
+    inference_queue_size: int = parameter(
+        1, "fused sets waiting for inference; the oldest is dropped when full", (1, 10)
+    )
+    output_queue_size: int = parameter(5, "history depth of the output topics, in fused sets", (1, 100))
+    seed: int = parameter(
+        -1,
+        "noise seed: -1 = fresh noise every set; else each set's noise follows from seed and its stamp "
+        "(the same set gives the same hypotheses live and in offline bag processing)",
+        (-1, 2**31 - 1),
+    )
+    diagnostics_period: float = parameter(1.0, "seconds between /diagnostics reports", (0.05, 60.0))
+    diagnostics_silent_timeout: float = parameter(
+        2.0, "/diagnostics: a camera without messages for this long (s) is a WARN, all cameras an ERROR", (0.1, 3600.0)
+    )
+    diagnostics_max_drop_fraction: float = parameter(
+        0.1,
+        "/diagnostics: WARN when drops exceed this share of drops plus fused sets within a report period",
+        (0.0, 1.0),
+    )
+    max_image_pixels: int = parameter(
+        3840 * 2160, "larger images (width*height) are dropped as bad input", (1, 2**31 - 1)
+    )
+    future_tolerance: float = parameter(0.5, "views stamped more than this (s) after now are dropped", (0.0, 60.0))
+    max_age: float = parameter(5.0, "views stamped more than this (s) before now are dropped", (0.001, 86400.0))
+    reset_jump: float = parameter(
+        1.0, "a stamp this much (s) older than the newest seen resets the synchroniser", (0.0, 3600.0)
+    )
 
     @classmethod
-    def from_node(cls, node: Node) -> NodeSettings:
-        """Read the declared parameters and check what their descriptors cannot (choices, list length)."""
-        values = {spec.name: node.get_parameter(spec.name).value for spec in PARAMETERS}
-        for spec in PARAMETERS:
-            if spec.choices and values[spec.name] not in spec.choices:
-                raise SettingsError(f"parameter {spec.name}='{values[spec.name]}': expected one of {spec.choices}")
-        topics = list(values["camera_topics"])
+    def from_values(cls, values: Mapping[str, Any]) -> NodeSettings:
+        """Settings from parameter values (absent ones keep their defaults), checked beyond what descriptors enforce
+        (choices, topic list, finite run-time values, usable homographies); SettingsError names the problem."""
+        for name, value in values.items():
+            spec = SPECS.get(name)
+            if spec is None:
+                raise SettingsError(f"unknown node parameter {name}")
+            problem = check_runtime_value(name, value)
+            if problem:
+                raise SettingsError(problem)
+            if spec.choices and value not in spec.choices:
+                raise SettingsError(f"parameter {name}={value!r}: expected one of {', '.join(spec.choices)}")
+            if spec.limits and not spec.limits[0] <= value <= spec.limits[1]:
+                raise SettingsError(
+                    f"parameter {name}={value}: expected a value in [{spec.limits[0]}, {spec.limits[1]}]"
+                )
+        lists = {name: list(value) for name, value in values.items() if isinstance(SPECS[name].default, list)}
+        settings = cls(**{**values, **lists})
+        topics = settings.camera_topics
         if not 1 <= len(topics) <= MAX_CAMERAS or not all(topic.strip() for topic in topics):
             raise SettingsError(f"parameter camera_topics={topics}: expected 1 to {MAX_CAMERAS} non-empty topic names")
         if len(set(topics)) != len(topics):
             raise SettingsError(f"parameter camera_topics={topics}: topics must be distinct")
-        values["camera_topics"] = topics
-        for name in RUNTIME_PARAMETERS:
-            problem = check_runtime_value(name, values[name])
-            if problem:
-                raise SettingsError(problem)
-        settings = cls(**values | {name: list(values[name]) for name in HOMOGRAPHY_PARAMETERS.values()})
         settings.view_registration()  # fail at start-up, not per view
         return settings
 
@@ -225,10 +196,11 @@ class NodeSettings:
             raise SettingsError(str(error)) from None
 
 
-def declare_parameters(node: Node) -> None:
-    """Declare every parameter with its default and descriptor (overrides come from --ros-args / params files)."""
-    for spec in PARAMETERS:
-        node.declare_parameter(spec.name, spec.default, spec.descriptor())
+PARAMETERS: tuple[ParamSpec, ...] = tuple(
+    ParamSpec(name=entry.name, **entry.metadata) for entry in dataclasses.fields(NodeSettings)
+)
+SPECS = {spec.name: spec for spec in PARAMETERS}
+RUNTIME_PARAMETERS = tuple(spec.name for spec in PARAMETERS if spec.runtime)
 
 
 def check_runtime_value(name: str, value: Any) -> str | None:

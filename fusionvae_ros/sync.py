@@ -11,7 +11,7 @@ import itertools
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 NS_PER_S = 1_000_000_000
 
@@ -34,10 +34,12 @@ class View:
 
 @dataclass(frozen=True)
 class ViewSet:
-    """A group of views (one per camera at most, sorted by camera) whose stamps lie within the slop."""
+    """A group of views (one per camera at most, sorted by camera) whose stamps lie within the slop, and when it
+    became due: at its last view's receipt if complete, else once its longest-waiting view had waited max_wait."""
 
     views: tuple[View, ...]
     complete: bool
+    due_ns: int
 
     @property
     def cameras(self) -> tuple[int, ...]:
@@ -53,6 +55,13 @@ class ViewSet:
     def spread_ns(self) -> int:
         """Newest minus oldest stamp of the set."""
         return _spread_ns(self.views)
+
+
+class SyncTiming(Protocol):
+    """The run-time parameters the synchroniser follows (NodeSettings has them)."""
+
+    slop: float
+    max_wait: float
 
 
 def _no_drop_report(reason: str, view: View) -> None:
@@ -103,6 +112,11 @@ class ViewSynchroniser:
             raise ValueError(f"max_wait must be >= 0 s, got {max_wait}")
         self.max_wait_ns = round(max_wait * NS_PER_S)
 
+    def apply_settings(self, timing: SyncTiming) -> None:
+        """Follow run-time changes of slop and max_wait."""
+        self.set_slop(timing.slop)
+        self.set_max_wait(timing.max_wait)
+
     def buffered(self) -> int:
         """Number of views waiting in the buffers."""
         return sum(len(buffer) for buffer in self._buffers)
@@ -125,7 +139,7 @@ class ViewSynchroniser:
         buffer.append(view)
         complete = self._complete_set_with(view)
         if complete is not None:
-            ready.append(self._emit(complete))
+            ready.append(self._emit(complete, now_ns))
         return ready
 
     def poll(self, now_ns: int) -> list[ViewSet]:
@@ -141,7 +155,13 @@ class ViewSynchroniser:
             longest_waiting = min(pending, key=lambda view: (view.received_ns, view.stamp_ns, view.camera))
             if now_ns - longest_waiting.received_ns < self.max_wait_ns:
                 return ready
-            ready.append(self._emit(self._best_set_with(longest_waiting)))
+            ready.append(
+                self._emit(self._best_set_with(longest_waiting), longest_waiting.received_ns + self.max_wait_ns)
+            )
+
+    def flush(self) -> list[ViewSet]:
+        """At the end of the input: every buffered view's set, as each would fall due (oldest first)."""
+        return self.poll(2**63 - 1)
 
     def reset(self) -> None:
         """Forget every buffered view and the output order (counted in ``resets``)."""
@@ -186,8 +206,8 @@ class ViewSynchroniser:
                 best = views
         return best
 
-    def _emit(self, views: tuple[View, ...]) -> ViewSet:
-        """Remove the set's views from the buffers, drop views it makes stale, and return the set."""
+    def _emit(self, views: tuple[View, ...], due_ns: int) -> ViewSet:
+        """Remove the set's views from the buffers, drop views it makes stale, and return the set (due at due_ns)."""
         for view in views:
             self._buffers[view.camera].remove(view)
         newest_ns = max(view.stamp_ns for view in views)
@@ -198,7 +218,7 @@ class ViewSynchroniser:
                 buffer.remove(view)
                 self.on_drop(DROP_SUPERSEDED, view)
         ordered = tuple(sorted(views, key=lambda view: view.camera))
-        return ViewSet(ordered, complete=len(ordered) == self.num_cameras)
+        return ViewSet(ordered, complete=len(ordered) == self.num_cameras, due_ns=due_ns)
 
 
 def _spread_ns(views: tuple[View, ...]) -> int:

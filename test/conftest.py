@@ -1,4 +1,5 @@
-"""Shared pytest fixtures: small structured image batches for model tests (no ROS, no files)."""
+"""Shared pytest fixtures: small structured image batches for model tests (no ROS, no files), and the fusion node
+with the test model in its own process for the live node tests."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from collections.abc import Callable
 
 import pytest
 import torch
+from ros_helpers import LiveNode, start_live_node
 
 
 def structured_images(count: int, size: int, channels: int, generator: torch.Generator) -> torch.Tensor:
@@ -48,3 +50,10 @@ def make_batch() -> Callable[..., tuple[torch.Tensor, torch.Tensor]]:
         return window_views(target, num_views, generator), target
 
     return build
+
+
+@pytest.fixture(scope="module")
+def live_node(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> LiveNode:
+    """The fusion node (the test model) in its own process, started with the test module's NODE_PARAMETERS over
+    ros_helpers.live_parameters, and a harness connected to it; one per module, stopped after its last test."""
+    return start_live_node(request, request.module.NODE_PARAMETERS, tmp_path_factory.mktemp("node_logs"))

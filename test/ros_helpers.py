@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import itertools
+import logging
 import os
 import signal
 import subprocess
@@ -20,7 +21,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pytest
@@ -31,8 +32,11 @@ from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CompressedImage, Image
 
-from fusionvae_ros.camera_input import message_type, transport_topic
+from fusionvae_ros.camera_input import transport_topic
 from fusionvae_ros.demo import ros_environment as demo_ros_environment
+from fusionvae_ros.fusion_node import CAMERA_MESSAGE_TYPES
+from fusionvae_ros.params import NodeSettings
+from fusionvae_ros.pipeline import FusedSet, FusionPipeline
 
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED_MODEL = REPO / "models" / "fusion_mnist" / "model.onnx"
@@ -97,11 +101,11 @@ def node_test_model() -> ModelInfo:
     return ModelInfo(path, backend.image_size, backend.channels, backend)
 
 
-def live_parameters(cameras: list[str], **overrides: object) -> dict[str, object]:
-    """Node parameters the live tests share, ``overrides`` on top: the test model, two hypotheses, diagnostics
-    every 0.2 s and a max_wait long enough that a loaded machine never splits a complete set."""
+def live_parameters(**overrides: object) -> dict[str, object]:
+    """Node parameters the live tests share, ``overrides`` (camera_topics at least) on top: the test model, two
+    hypotheses, diagnostics every 0.2 s and a max_wait long enough that a loaded machine never splits a complete
+    set."""
     parameters: dict[str, object] = {
-        "camera_topics": cameras,
         "model_path": str(node_test_model().path),
         "max_wait": 0.3,
         "num_hypotheses": 2,
@@ -413,7 +417,7 @@ def running_node(
     node = NodeProcess(parameters, domain_id, log_dir, command)
     try:
         topics = [transport_topic(topic, transport) for topic in camera_topics]
-        harness = RosHarness(domain_id, topics, message_type(transport))
+        harness = RosHarness(domain_id, topics, CAMERA_MESSAGE_TYPES[transport])
         try:
             harness.wait_for_node(node)
             yield node, harness
@@ -423,10 +427,37 @@ def running_node(
         node.stop()
 
 
-def run_node(
-    request: pytest.FixtureRequest, parameters: dict[str, object], log_dir: Path
-) -> tuple[NodeProcess, RosHarness]:
-    """The fusion node and a harness (running_node) for a fixture: torn down when the requesting fixture ends."""
+class LiveNode(NamedTuple):
+    """A running fusion node process, the harness connected to it and the model it fuses with."""
+
+    node: NodeProcess
+    harness: RosHarness
+    model: ModelInfo
+
+
+def start_live_node(request: pytest.FixtureRequest, parameters: dict[str, object], log_dir: Path) -> LiveNode:
+    """The fusion node on ``parameters`` (over live_parameters' defaults) and a harness on its cameras, torn down
+    when the requesting fixture ends."""
+    model = node_test_model()
+    parameters = live_parameters(**parameters)
     stack = contextlib.ExitStack()
     request.addfinalizer(stack.close)
-    return stack.enter_context(running_node(parameters, log_dir, list(parameters["camera_topics"])))
+    node, harness = stack.enter_context(running_node(parameters, log_dir, list(parameters["camera_topics"])))
+    return LiveNode(node, harness, model)
+
+
+def fuse_offline(messages: list[Any], backend: Any = None, **parameters: object) -> FusedSet:
+    """What the node fuses from one camera message per camera (camera order) with ``parameters``: the same
+    FusionPipeline run here, on ``backend`` (default: the test model), with the stamp checks off (clock 0)."""
+    topics = [f"camera_{camera}/image" for camera in range(len(messages))]
+    settings = NodeSettings.from_values({"camera_topics": topics, **parameters})
+    backend = backend or node_test_model().backend
+    pipeline = FusionPipeline(settings, backend, _refuse_drop, logging.getLogger(__name__))
+    view_sets = [view_set for camera, msg in enumerate(messages) for view_set in pipeline.add_view(camera, msg, 0)]
+    (view_set,) = [*view_sets, *pipeline.flush()]
+    return pipeline.fuse(view_set)
+
+
+def _refuse_drop(reason: str, detail: str) -> None:
+    """fuse_offline's inputs are good: a drop is a test bug."""
+    raise AssertionError(f"dropped ({reason}): {detail}")

@@ -14,6 +14,8 @@ from fusionvae_ros.bag.make_bag import CameraTiming, MakeBagOptions, make_bag
 from fusionvae_ros.bag.replay import _select_topics
 from fusionvae_ros.bag.score import load_ground_truth, load_outputs, score_bags
 
+pytestmark = pytest.mark.slow
+
 NUM_SETS = 8
 COMPRESSED_TOPICS = [f"/camera_{camera}/image_raw/compressed" for camera in range(3)]
 

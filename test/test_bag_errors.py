@@ -17,10 +17,12 @@ import pytest
 from ros_helpers import node_test_model
 from std_msgs.msg import Header
 
-from fusionvae_ros.bag.bag_files import OutputBag, ns_to_stamp, serialize_image, serialize_text
+from fusionvae_ros.bag.bag_files import OutputBag, ns_to_stamp, serialize_message, serialize_text
 from fusionvae_ros.bag.make_bag import MakeBagOptions, make_bag
 from fusionvae_ros.bag.process import node_settings, process_bag
 from fusionvae_ros.image_codec import encode_image
+
+pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[1]
 CAMERA = "/camera_0/image_raw"
@@ -122,7 +124,7 @@ def test_failing_process_leaves_no_half_written_bag(good_bag, foreign_bag, tmp_p
         pixels = np.zeros((32, 32, 1), np.uint8)
         for frame in range(3):
             stamp = 1_700_000_000_000_000_000 + frame * 100_000_000
-            out.write(CAMERA, stamp, serialize_image(encode_image(pixels, Header(stamp=ns_to_stamp(stamp)))))
+            out.write(CAMERA, stamp, serialize_message(encode_image(pixels, Header(stamp=ns_to_stamp(stamp)))))
         out.write(CAMERA, 1_700_000_000_400_000_000, b"\x00\x01\x00\x00\xff\xff")
     process = ["process", str(damaged), "--camera-topics", CAMERA, "--model", str(model.path)]
 

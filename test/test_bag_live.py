@@ -1,21 +1,25 @@
-"""replay -> fusion node -> record as separate processes on a private ROS domain (real DDS on loopback).
+"""Live node vs offline ``process`` on the same bag: replay -> fusion node -> record as separate processes on a
+private ROS domain (real DDS on loopback), and ``process`` with the same parameters and noise seed.
 
 At 2 view sets per second (within what the test model sustains even with both cores busy elsewhere: at 10 Hz a
-loaded machine made the node drop sets under its latest-wins policy) every set of the bag must come back
-fused, each output with all its hypotheses; process on the same bag with the same noise seed must reproduce the
-live hypotheses exactly, set by set - which holds only if the node seeds each set with set_noise_seed. (On a
-busy machine a view can reach the node after max_wait, so live splits that set in two; such sets are reported
-by score and left out of the comparison.)
+loaded machine made the node drop sets under its latest-wins policy) every set of the bag must come back fused,
+each output with all its hypotheses. Node and process are adapters over one FusionPipeline, so every set they
+formed alike has identical hypotheses, mean, uncertainty and fused/set_info: for raw cameras, JPEG cameras with
+registration homographies, and camera-sized outputs; make-bag drops views, so each bag also holds partial sets.
+(On a busy machine a view can reach the node after max_wait, so live splits that set in two; such sets are
+reported by score and left out of the comparison.)
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass, field
 
 import numpy as np
 import pytest
-from ros_helpers import node_test_model, unique_domain_id
+from ros_helpers import format_parameter, node_test_model, unique_domain_id
 
+from fusionvae_ros.bag.bag_files import CAMERA_TOPICS
 from fusionvae_ros.bag.make_bag import CameraTiming, MakeBagOptions, make_bag
 from fusionvae_ros.bag.process import node_settings, process_bag
 from fusionvae_ros.bag.score import load_ground_truth, load_outputs, match_outputs, score_bags
@@ -23,61 +27,101 @@ from fusionvae_ros.demo import fuse_live
 
 pytestmark = pytest.mark.ros
 
-NUM_SETS = 20
 NUM_HYPOTHESES = 3
 SEED = 11
-RATE_HZ = 2.0
+TIMING = CameraTiming(rate_hz=2.0)
 
 
-@pytest.fixture(scope="module")
-def live(tmp_path_factory):
+@dataclass(frozen=True)
+class Case:
+    """A bag and the node parameters both runs fuse it with."""
+
+    bag: MakeBagOptions
+    parameters: dict[str, object] = field(default_factory=dict)
+
+
+SHIFT = [1.0, 0.01, 2.5, -0.01, 1.0, -1.5, 0.0, 0.0, 1.0]  # camera pixels: a small rotation and shift
+CASES = {
+    "raw": Case(MakeBagOptions(num_sets=20, seed=2, timing=TIMING)),
+    "jpeg_registered": Case(
+        MakeBagOptions(num_sets=10, seed=3, width=96, height=72, timing=TIMING, compress="jpeg"),
+        {"input_transport": "compressed", "homography_1": SHIFT, "homography_2": SHIFT},
+    ),
+    "camera_size": Case(
+        MakeBagOptions(num_sets=10, seed=4, width=64, height=48, timing=TIMING),
+        {"output_size": "camera", "resize_mode": "center_crop"},
+    ),
+}
+
+
+@pytest.fixture(scope="module", params=list(CASES))
+def runs(request, tmp_path_factory):
+    """(case, input bag, live bag, offline bag) of one case; the node's log is in the live bag's folder."""
+    case = CASES[request.param]
     model = node_test_model()
-    folder = tmp_path_factory.mktemp("live")
-    input_bag, fused_bag = folder / "input", folder / "fused"
-    make_bag(input_bag, MakeBagOptions(num_sets=NUM_SETS, seed=2, timing=CameraTiming(rate_hz=RATE_HZ)))
-    fuse_live(input_bag, fused_bag, model.path, NUM_HYPOTHESES, SEED, unique_domain_id(), folder)
-    return input_bag, fused_bag, model, folder
+    folder = tmp_path_factory.mktemp(request.param)
+    input_bag, live_bag, offline_bag = folder / "input", folder / "live", folder / "offline"
+    make_bag(input_bag, case.bag)
+    text = {name: format_parameter(value) for name, value in case.parameters.items()}
+    fuse_live(input_bag, live_bag, model.path, NUM_HYPOTHESES, SEED, unique_domain_id(), folder, parameters=text)
+    settings = node_settings(
+        camera_topics=list(CAMERA_TOPICS),
+        model_path=str(model.path),
+        num_hypotheses=NUM_HYPOTHESES,
+        seed=SEED,
+        **case.parameters,
+    )
+    process_bag(str(input_bag), str(offline_bag), settings)
+    return case, input_bag, live_bag, offline_bag
 
 
-def test_replayed_bag_loses_no_set(live):
-    input_bag, fused_bag, _, folder = live
-    outputs, camera_arrivals = load_outputs(str(fused_bag))
-    report = score_bags(str(fused_bag), str(input_bag))
-    assert report.missing_set_ids == [], (folder / "node.log").read_text()[-3000:]
+def test_replayed_bag_loses_no_set(runs):
+    case, input_bag, live_bag, _ = runs
+    outputs, camera_arrivals = load_outputs(str(live_bag))
+    resize_mode = str(case.parameters.get("resize_mode", "resize"))
+    report = score_bags(str(live_bag), str(input_bag), resize_mode=resize_mode)
+    assert report.missing_set_ids == [], (live_bag.parent / "node.log").read_text()[-3000:]
     assert report.unmatched_stamps_ns == [], "every output is stamped with a view stamp of some set"
-    assert report.per_k["all"]["fused"] == NUM_SETS
+    assert report.per_k["all"]["fused"] == case.bag.num_sets
+    assert len(report.per_k) > 2, "partial sets too (make-bag drops views)"
     assert Counter(len(output.hypotheses) for output in outputs.values()) == {NUM_HYPOTHESES: len(outputs)}
     assert all(output.mean is not None and output.uncertainty is not None for output in outputs.values())
     assert camera_arrivals, "the recorder also stores the camera views (latency reference)"
     assert report.latency_ms is not None and report.latency_ms["p50"] > 0
 
 
-def test_process_reproduces_live_hypotheses_for_the_same_seed(live, tmp_path):
+def test_process_reproduces_the_live_outputs_for_the_same_seed(runs):
     """Sets the live node formed like process did (fused once, not split by a late view) match exactly."""
-    input_bag, fused_bag, model, _ = live
-    settings = node_settings(
-        camera_topics=["/camera_0/image_raw", "/camera_1/image_raw", "/camera_2/image_raw"],
-        model_path=str(model.path),
-        num_hypotheses=NUM_HYPOTHESES,
-        seed=SEED,
-    )
-    process_bag(str(input_bag), str(tmp_path / "offline"), settings)
+    case, input_bag, live_bag, offline_bag = runs
     sets = load_ground_truth(str(input_bag))
-    live_outputs, _ = load_outputs(str(fused_bag))
-    offline_outputs, _ = load_outputs(str(tmp_path / "offline"))
+    live_outputs, _ = load_outputs(str(live_bag))
+    offline_outputs, _ = load_outputs(str(offline_bag))
     offline = {truth.info.set_id: output for truth, output in match_outputs(sets, offline_outputs, 0).pairs}
-    assert sorted(offline) == list(range(NUM_SETS)), "process fuses every set once"
+    assert sorted(offline) == list(range(case.bag.num_sets)), "process fuses every set once"
     live_matching = match_outputs(sets, live_outputs, 0)
     split = {truth.info.set_id for truth in live_matching.duplicates}
     compared = 0
-    for truth, live_output in live_matching.pairs:
+    for truth, live in live_matching.pairs:
         if truth.info.set_id in split:
             continue
         offline_output = offline[truth.info.set_id]
-        assert offline_output.stamp_ns == live_output.stamp_ns
-        assert np.array_equal(np.stack(offline_output.hypotheses), np.stack(live_output.hypotheses)), (
+        assert offline_output.stamp_ns == live.stamp_ns
+        assert np.array_equal(np.stack(offline_output.hypotheses), np.stack(live.hypotheses)), (
             f"set {truth.info.set_id}: offline hypotheses differ from the live ones for the same seed"
         )
-        assert np.array_equal(offline_output.mean, live_output.mean)
+        assert np.array_equal(offline_output.mean, live.mean)
+        assert np.array_equal(offline_output.uncertainty, live.uncertainty)
+        cameras = [topic.split("/")[1].removeprefix("camera_") for topic in sorted(truth.info.view_stamps_ns)]
+        assert (
+            offline_output.set_info
+            == live.set_info
+            == {
+                "num_hypotheses": str(NUM_HYPOTHESES),
+                "k": str(truth.info.k),
+                "cameras": ",".join(cameras),
+            }
+        )
         compared += 1
-    assert compared >= 0.8 * NUM_SETS, f"only {compared} of {NUM_SETS} sets were formed alike live and offline"
+    assert compared >= 0.8 * case.bag.num_sets, f"only {compared} of {case.bag.num_sets} sets were formed alike"
+    if case.parameters.get("output_size") == "camera":
+        assert {output.mean.shape[:2] for output in offline.values()} == {(48, 48)}, "the camera's centre square"

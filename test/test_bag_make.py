@@ -117,6 +117,7 @@ def test_upscaled_camera_resolution(tmp_path):
             assert (msg.encoding, msg.width, msg.height, msg.step, msg.data.size) == ("mono8", 640, 480, 640, 640 * 480)
 
 
+@pytest.mark.slow
 def test_cli_writes_a_bag_and_rejects_bad_options_with_one_line(tmp_path):
     command = [sys.executable, "-m", "fusionvae_ros.bag", "make-bag", str(tmp_path / "cli"), "--num-sets", "3"]
     done = subprocess.run(command, capture_output=True, text=True, cwd=REPO, timeout=600)

@@ -19,6 +19,8 @@ from fusionvae_ros.bag.make_bag import CameraTiming, MakeBagOptions, make_bag
 from fusionvae_ros.bag.process import node_settings, process_bag
 from fusionvae_ros.bag.score import load_outputs, score_bags
 
+pytestmark = pytest.mark.slow
+
 CAMERAS = ["/camera_0/image_raw", "/camera_1/image_raw", "/camera_2/image_raw"]
 TYPESTORE = get_typestore(Stores.ROS2_KILTED)
 NUM_SETS = 20

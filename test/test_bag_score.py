@@ -18,7 +18,7 @@ from rosbags.rosbag2 import Reader
 from rosbags.typesys import Stores, get_typestore
 from std_msgs.msg import Header
 
-from fusionvae_ros.bag.bag_files import OutputBag, ns_to_stamp, serialize_image
+from fusionvae_ros.bag.bag_files import OutputBag, ns_to_stamp, serialize_message
 from fusionvae_ros.bag.make_bag import CameraTiming, MakeBagOptions, make_bag
 from fusionvae_ros.bag.score import score_bags
 from fusionvae_ros.image_codec import encode_image
@@ -84,16 +84,16 @@ def write_fused(
                 for topic, view_stamp in record["views"].items():
                     view_header = Header(stamp=ns_to_stamp(view_stamp))
                     out.write(
-                        topic, record["arrivals"][topic], serialize_image(encode_image(record["target"], view_header))
+                        topic, record["arrivals"][topic], serialize_message(encode_image(record["target"], view_header))
                     )
             images = hypotheses(record)
             log_time = arrival + OUTPUT_DELAY_NS if with_cameras else stamp + OUTPUT_DELAY_NS
             for image in images:
-                out.write("/fused/hypotheses", log_time, serialize_image(encode_image(image, header)))
+                out.write("/fused/hypotheses", log_time, serialize_message(encode_image(image, header)))
             mean = np.mean(images, axis=0).round().astype(np.uint8)
-            out.write("/fused/mean", log_time, serialize_image(encode_image(mean, header)))
+            out.write("/fused/mean", log_time, serialize_message(encode_image(mean, header)))
             std = np.std(np.asarray(images, dtype=np.float32) / 255, axis=0)[..., 0]
-            out.write("/fused/uncertainty", log_time, serialize_image(encode_image(std, header)))
+            out.write("/fused/uncertainty", log_time, serialize_message(encode_image(std, header)))
     return path
 
 
@@ -151,6 +151,7 @@ def test_a_bag_without_any_output_reports_every_set_missing(input_bag, tmp_path)
     assert f"missing sets (no output): {NUM_SETS} (set 0, 1, 2," in report.to_text()
 
 
+@pytest.mark.slow
 def test_missing_stray_and_repeated_outputs_are_reported(input_bag, tmp_path):
     path, sets = input_bag
     repeated = next(record for record in sets if record["k"] >= 2 and record["set"] not in (1, 4))
@@ -198,11 +199,11 @@ def test_latency_from_recorded_views_or_from_stamps(input_bag, tmp_path):
 
 
 def test_upscaled_input_is_scored_at_the_model_resolution(tmp_path):
-    from fusionvae_ros.preprocess import fit_to_model
+    from fusionvae_core.data.framing import frame_image
 
     path = tmp_path / "vga"
     make_bag(path, MakeBagOptions(num_sets=3, width=640, height=480))
     sets = read_sets(path)
-    fused = write_fused(tmp_path / "fused", sets, lambda r: [fit_to_model(r["target"], 32)] * 2)
+    fused = write_fused(tmp_path / "fused", sets, lambda r: [frame_image(r["target"], 32)] * 2)
     report = score_bags(str(fused), str(path))
     assert report.per_k["all"]["fused"] == 3 and report.per_k["all"]["mse_min"] == 0.0

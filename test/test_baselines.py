@@ -23,6 +23,8 @@ from fusionvae_core.baselines import (
     sized_baseline_config,
 )
 
+pytestmark = pytest.mark.slow
+
 Batch = Callable[..., tuple[torch.Tensor, torch.Tensor]]
 
 

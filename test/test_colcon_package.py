@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow
+
 REPO = Path(__file__).resolve().parents[1]
 SKIP_TOP = {".git", ".venv", "build", "install", "log", "runs", "demo_output", "data", ".coord"}  # repo root only
 PACKAGE = "fusionvae_ros"

@@ -62,6 +62,7 @@ def expected_visible_fraction(recipe: MaskRecipe, size: int, eccentricity_steps:
     return float(np.mean(1.0 - (1.0 - per_ellipse) ** recipe.num_ellipses))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(RECIPES))
 def test_visible_fraction_statistics_match_the_recipe(name: str) -> None:
     recipe, size = RECIPES[name]
@@ -121,6 +122,7 @@ def test_noise_free_views_are_the_target_inside_the_windows_and_black_outside() 
         np.testing.assert_array_equal(view, target * window[None])
 
 
+@pytest.mark.slow
 def test_views_of_one_target_are_independent() -> None:
     # With an all-ones target and no noise, each view is its window. Independence means the joint coverage
     # P(pixel in view 1 and view 2) equals P(in view 1)·P(in view 2) pixel by pixel.

@@ -55,6 +55,7 @@ def test_visible_fraction_lies_in_the_documented_range_at_every_size(
         assert documented[0] <= fraction <= documented[1], (size, fraction)
 
 
+@pytest.mark.slow
 def test_occluders_visible_fraction_and_grey_targets(tmp_path: Path) -> None:
     occlusion = Occlusion("occluders", {"occluder_dir": str(write_round_cutouts(tmp_path / "cutouts"))})
     for size in SIZES:

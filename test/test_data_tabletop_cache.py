@@ -21,6 +21,8 @@ from fusionvae_core.data.tabletop import generator
 from fusionvae_core.data.tabletop.cache import MANIFEST_FILE, load_cache, render_cache
 from fusionvae_core.data.tabletop.cli import main as cli_main
 
+pytestmark = pytest.mark.slow
+
 SIZE, COUNT, SHARD = 32, 6, 2
 SPLIT = "test"
 

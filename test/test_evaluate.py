@@ -33,6 +33,8 @@ from fusionvae_core.metrics import mse_min, nll_bpd, sample_noise
 from fusionvae_core.training import CHECKPOINT_FILE, load_trained_model
 from training import evaluate, train
 
+pytestmark = pytest.mark.slow
+
 KINDS_AND_STEPS = {"fusionvae": 10, "fcn": 2, "cvae": 4}
 PER_K = ("K=0", "K=1", "K=2", "K=3", "avg")
 BLOCKS = ("NLL", "MSE_min T=0.6", "MSE_min T=0.8", "MSE_min T=1")  # NLL, then MSE_min at the authors' temperatures

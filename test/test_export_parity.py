@@ -16,6 +16,8 @@ from fusionvae_core.inference.metadata import EXPORTER_VERSION, FORMAT_TAG
 from fusionvae_core.inference.noise import draw_noise
 from fusionvae_core.inference.torch_model import NO_CHECKPOINT, model_metadata
 
+pytestmark = pytest.mark.slow  # exports torch models to ONNX
+
 
 def test_onnxruntime_matches_torch_for_batch_and_view_counts() -> None:
     assert_onnx_matches_torch(exported_model("tiny"))

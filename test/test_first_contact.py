@@ -76,6 +76,7 @@ def test_a_missing_data_root_is_called_missing_and_leaves_no_run_folder(tmp_path
     assert not run_dir.exists(), "a failed start leaves no empty run folder"
 
 
+@pytest.mark.slow
 def test_resume_removes_a_checkpoint_temp_file_a_kill_left_behind(tmp_path, capsys):
     assert train.main([*train_arguments(tmp_path, quick_overrides(2)), "--stop-at-step", "1"]) == 0
     stale = (tmp_path / CHECKPOINT_FILE).parent / f".{CHECKPOINT_FILE.name}.k1ll3d.tmp"

@@ -9,6 +9,8 @@ from inference_helpers import assert_mean_depends_on_input, exported_model, wind
 from fusionvae_core.inference import BackendError, load_backend
 from fusionvae_core.inference.result import SamplerOutput, summarize
 
+pytestmark = pytest.mark.slow  # exports a torch model to ONNX first
+
 
 @pytest.fixture(scope="module")
 def backends() -> dict[str, object]:

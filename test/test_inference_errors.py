@@ -18,6 +18,8 @@ from onnx import TensorProto, helper
 
 from fusionvae_core.inference import BackendError, load_backend
 
+pytestmark = pytest.mark.slow  # exports a torch model to ONNX first
+
 
 @pytest.fixture(scope="module")
 def model_onnx() -> Path:

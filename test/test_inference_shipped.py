@@ -58,6 +58,7 @@ def test_mean_image_resembles_the_digit_it_was_shown(
     assert np.mean(own < other) >= 0.75, f"only {np.mean(own < other):.0%} of the fused means match their digit"
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not SHIPPED_CHECKPOINT.is_file(), reason=f"no shipped checkpoint at {SHIPPED_CHECKPOINT} yet")
 def test_shipped_onnx_reproduces_its_checkpoint(
     shipped: InferenceBackend, digits: tuple[np.ndarray, np.ndarray]

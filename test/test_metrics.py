@@ -38,6 +38,7 @@ def test_single_importance_sample_is_the_negative_elbo_in_bits_per_dim(likelihoo
     torch.testing.assert_close(nll_bpd(model, views, target, num_importance=1, seed=5), expected, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_importance_estimate_is_below_its_average_single_sample_bound(make_batch: Batch) -> None:
     views, target = make_batch(4, 1, seed=2)
     model = _trained_tiny(views, target).eval()
@@ -51,6 +52,7 @@ def test_importance_estimate_is_below_its_average_single_sample_bound(make_batch
     assert (nll_bpd(model, views, target, num_importance=count, seed=0) <= mean_single + 1e-6).all()
 
 
+@pytest.mark.slow
 def test_mean_nll_does_not_grow_with_more_importance_samples(make_batch: Batch) -> None:
     views, target = make_batch(8, 1, seed=0)
     model = _trained_tiny(views, target)

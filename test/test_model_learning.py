@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
 import torch
 
 from fusionvae_core import FusionVAE, ModelConfig
+
+pytestmark = pytest.mark.slow
 
 STEPS = 300
 

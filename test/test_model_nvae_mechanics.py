@@ -41,6 +41,7 @@ def test_downsampling_encoder_cell_uses_factorized_reduce() -> None:
 
 # channels_last and contiguous run different kernels (float32 sums in another order). Measured on this batch (torch
 # 2.13 CPU): identical losses, gradient differences <= 9e-8 of the largest gradient entry; the bounds leave ~10x.
+@pytest.mark.slow
 @pytest.mark.parametrize("num_views", [0, 3])
 def test_channels_last_gives_the_same_loss_and_gradients(num_views: int, make_batch) -> None:  # type: ignore[no-untyped-def]
     views, target = make_batch(4, num_views, size=32)

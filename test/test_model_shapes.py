@@ -33,6 +33,7 @@ def _check_outputs(model: FusionVAE, views: torch.Tensor, target: torch.Tensor) 
     assert torch.isfinite(images).all() and images.min() >= 0.0 and images.max() <= 1.0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["fusion_celeba", "fusion_tless"])
 def test_large_presets_forward_and_sample(name: str) -> None:
     torch.manual_seed(0)
@@ -43,7 +44,7 @@ def test_large_presets_forward_and_sample(name: str) -> None:
             _check_outputs(model, *_inputs(model.config, num_views))
 
 
-@pytest.mark.parametrize("name", ["tiny", "fusion_mnist"])
+@pytest.mark.parametrize("name", ["tiny", pytest.param("fusion_mnist", marks=pytest.mark.slow)])
 def test_small_presets_forward_backward_and_sample(name: str) -> None:
     torch.manual_seed(0)
     model = FusionVAE(ModelConfig.preset(name))

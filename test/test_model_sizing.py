@@ -24,6 +24,7 @@ def test_every_preset_takes_every_documented_size_and_channel_count(preset: str)
     assert sized(preset).model.model_config() == ModelConfig.preset(preset)  # unset: the preset as it is
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("preset", "size", "channels"), [("tiny", 128, 3), ("tiny", 32, 1), ("fusion_mnist", 64, 3)])
 def test_resized_models_train_and_sample_at_their_size(preset: str, size: int, channels: int) -> None:
     torch.manual_seed(0)

@@ -13,11 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import pytest
-from ros_helpers import RosHarness, camera_image, count, node_test_model, run_node, stamp_ns
+from ros_helpers import RosHarness, camera_image, count, fuse_offline, stamp_ns
 
-from fusionvae_ros.fusion import fuse_views
 from fusionvae_ros.image_codec import decode_image
-from fusionvae_ros.noise_seed import set_noise_seed
 
 pytestmark = pytest.mark.ros
 
@@ -29,23 +27,16 @@ FRAME_PERIOD = 1 / 30
 CAMERA_OFFSET_NS = 1_000_000  # camera c is stamped c ms after camera 0 (well within the slop)
 
 
-@pytest.fixture(scope="module")
-def fusion(request, tmp_path_factory):
-    model = node_test_model()
-    parameters = {
-        "camera_topics": CAMERAS,
-        "model_path": str(model.path),
-        "slop": 0.01,
-        "max_wait": MAX_WAIT,
-        "num_hypotheses": NUM_HYPOTHESES,
-        "input_reliability": "reliable",
-        "sync_queue_size": 30,  # a silent camera keeps max_wait / frame period views of the others waiting
-        "inference_queue_size": 3,
-        "diagnostics_period": 0.2,
-        "seed": SEED,
-    }
-    node, harness = run_node(request, parameters, tmp_path_factory.mktemp("node_logs"))
-    return node, harness, model
+NODE_PARAMETERS = {
+    "camera_topics": CAMERAS,
+    "slop": 0.01,
+    "max_wait": MAX_WAIT,
+    "num_hypotheses": NUM_HYPOTHESES,
+    "input_reliability": "reliable",
+    "sync_queue_size": 30,  # a silent camera keeps max_wait / frame period views of the others waiting
+    "inference_queue_size": 3,
+    "seed": SEED,
+}
 
 
 @dataclass(frozen=True)
@@ -93,8 +84,8 @@ def fuse_and_account(harness: RosHarness, cameras: tuple[int, ...], frames: int)
     return sent, hypothesis_runs(harness, since), before, after, since
 
 
-def test_three_cameras_give_hypotheses_mean_and_uncertainty_per_set(fusion):
-    node, harness, model = fusion
+def test_three_cameras_give_hypotheses_mean_and_uncertainty_per_set(live_node):
+    node, harness, model = live_node
     sent, runs, before, after, since = fuse_and_account(harness, (0, 1, 2), 15)
     assert delta(after, before, "sets_k3") == len(sent), "every frame should make one complete set"
     published = delta(after, before, "sets_published")
@@ -141,32 +132,32 @@ def test_three_cameras_give_hypotheses_mean_and_uncertainty_per_set(fusion):
     assert node.alive()
 
 
-def test_live_hypotheses_equal_offline_fusion_with_the_set_noise_seed(fusion):
+def test_live_hypotheses_equal_offline_fusion_with_the_set_noise_seed(live_node):
     """The node seeds each set with set_noise_seed(seed parameter, set stamp), as offline bag processing does:
-    fusing the same views here with that seed (at the model's recommended temperature, the node's default)
-    reproduces the published hypotheses, mean and uncertainty."""
-    _, harness, model = fusion
+    the same pipeline fusing the same views here with that seed reproduces the published hypotheses, mean and
+    uncertainty."""
+    harness = live_node.harness
     sent, runs, *_, since = fuse_and_account(harness, (0, 1, 2), 3)
     frames = {frame.newest_stamp: frame for frame in sent}
     stamp, run = runs[-1]
     frame = frames[stamp]
     views = [camera_image(view_stamp, "", seed=frame.image_seed) for view_stamp in frame.stamps]
-    inputs = [(decode_image(view, 10**7), view.encoding) for view in views]
-    temperature = model.backend.temperature  # what temperature MODEL_TEMPERATURE (-1, the default) resolves to
-    expected = fuse_views(model.backend, inputs, "resize", NUM_HYPOTHESES, temperature, set_noise_seed(SEED, stamp))
+    expected = fuse_offline(views, num_hypotheses=NUM_HYPOTHESES, seed=SEED)
+    assert expected.stamp_ns == stamp
     for item, hypothesis in zip(run, expected.hypotheses, strict=True):
         np.testing.assert_array_equal(decode_image(item.msg, 10**7), hypothesis)
     (mean,) = [item.msg for item in harness.messages("fused/mean", since) if stamp_ns(item.msg) == stamp]
     np.testing.assert_array_equal(decode_image(mean, 10**7), expected.mean)
     (std,) = [item.msg for item in harness.messages("fused/uncertainty", since) if stamp_ns(item.msg) == stamp]
-    np.testing.assert_array_equal(np.frombuffer(std.data, np.float32).reshape(expected.std.shape), expected.std)
-    other = fuse_views(model.backend, inputs, "resize", NUM_HYPOTHESES, temperature, set_noise_seed(SEED + 1, stamp))
+    uncertainty = np.frombuffer(std.data, np.float32).reshape(expected.uncertainty.shape)
+    np.testing.assert_array_equal(uncertainty, expected.uncertainty)
+    other = fuse_offline(views, num_hypotheses=NUM_HYPOTHESES, seed=SEED + 1)
     assert not np.array_equal(other.hypotheses, expected.hypotheses), "another seed must give other hypotheses"
 
 
 @pytest.mark.parametrize("cameras", [(0, 1), (0,)], ids=["one_silent", "two_silent"])
-def test_silent_cameras_give_partial_sets_after_max_wait(fusion, cameras):
-    node, harness, _ = fusion
+def test_silent_cameras_give_partial_sets_after_max_wait(live_node, cameras):
+    node, harness, _ = live_node
     sent, runs, before, after, _ = fuse_and_account(harness, cameras, 6)
     k = len(cameras)
     assert delta(after, before, f"sets_k{k}") == len(sent), f"every frame should make one K={k} set"
@@ -184,8 +175,8 @@ def test_silent_cameras_give_partial_sets_after_max_wait(fusion, cameras):
     assert node.alive()
 
 
-def test_stamps_jumping_backwards_reset_the_synchroniser_and_fusing_continues(fusion):
-    node, harness, _ = fusion
+def test_stamps_jumping_backwards_reset_the_synchroniser_and_fusing_continues(live_node):
+    node, harness, _ = live_node
     base = time.time_ns()
     before = harness.settled_diagnostics()
     since = time.monotonic()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from ros_helpers import MALFORMED, camera_image, count, node_test_model, run_node, stamp_ns, unknown_encoding
+from ros_helpers import MALFORMED, camera_image, count, stamp_ns, unknown_encoding
 
 pytestmark = pytest.mark.ros
 
@@ -14,23 +14,14 @@ CAMERAS = ["cam0/image", "cam1/image", "cam2/image"]
 MAX_IMAGE_PIXELS = 10_000  # the 48x40 test images are fine, ros_helpers.HUGE_SIZE (120x100) is too large
 
 
-@pytest.fixture(scope="module")
-def fusion(request, tmp_path_factory):
-    model = node_test_model()
-    parameters = {
-        "camera_topics": CAMERAS,
-        "model_path": str(model.path),
-        "max_wait": 0.3,
-        "num_hypotheses": 2,
-        "input_reliability": "reliable",
-        "input_queue_size": 50,  # the burst test sends 18 messages per camera at once
-        "diagnostics_period": 0.2,
-        "max_image_pixels": MAX_IMAGE_PIXELS,
-        "future_tolerance": 0.5,
-        "max_age": 5.0,
-    }
-    node, harness = run_node(request, parameters, tmp_path_factory.mktemp("node_logs"))
-    return node, harness
+NODE_PARAMETERS = {
+    "camera_topics": CAMERAS,
+    "input_reliability": "reliable",
+    "input_queue_size": 50,  # the burst test sends 18 messages per camera at once
+    "max_image_pixels": MAX_IMAGE_PIXELS,
+    "future_tolerance": 0.5,
+    "max_age": 5.0,
+}
 
 
 def publish_set(harness, stamp: int, spoil=None, odd_size_camera: int | None = None) -> int:
@@ -59,8 +50,8 @@ def assert_good_set_fuses(harness) -> None:
 
 
 @pytest.mark.parametrize("kind", list(MALFORMED))
-def test_bad_view_is_dropped_counted_and_the_rest_of_the_set_fused(fusion, kind):
-    node, harness = fusion
+def test_bad_view_is_dropped_counted_and_the_rest_of_the_set_fused(live_node, kind):
+    node, harness, _ = live_node
     reason, spoil = MALFORMED[kind]
     before = harness.settled_diagnostics()
     since = time.monotonic()
@@ -75,8 +66,8 @@ def test_bad_view_is_dropped_counted_and_the_rest_of_the_set_fused(fusion, kind)
     assert node.alive()
 
 
-def test_views_of_different_sizes_drop_the_set_and_good_sets_still_fuse(fusion):
-    node, harness = fusion
+def test_views_of_different_sizes_drop_the_set_and_good_sets_still_fuse(live_node):
+    node, harness, _ = live_node
     before = harness.settled_diagnostics()
     since = time.monotonic()
     publish_set(harness, time.time_ns(), odd_size_camera=1)
@@ -88,8 +79,8 @@ def test_views_of_different_sizes_drop_the_set_and_good_sets_still_fuse(fusion):
     assert node.alive()
 
 
-def test_bad_input_warnings_are_throttled_per_reason(fusion):
-    node, harness = fusion
+def test_bad_input_warnings_are_throttled_per_reason(live_node):
+    node, harness, _ = live_node
     before = harness.settled_diagnostics()
     log_before = len(node.output())
     for _ in range(5):
@@ -101,8 +92,8 @@ def test_bad_input_warnings_are_throttled_per_reason(fusion):
     assert len(warnings) <= 1, "at most one warning per reason per warn period, the rest only counted"
 
 
-def test_a_burst_of_every_kind_of_malformed_message_on_every_camera_leaves_the_node_fusing(fusion):
-    node, harness = fusion
+def test_a_burst_of_every_kind_of_malformed_message_on_every_camera_leaves_the_node_fusing(live_node):
+    node, harness, _ = live_node
     before = harness.settled_diagnostics()
     for _ in range(2):
         for _, spoil in MALFORMED.values():

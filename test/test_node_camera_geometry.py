@@ -9,7 +9,7 @@ import time
 import numpy as np
 import pytest
 from rclpy.qos import QoSProfile, ReliabilityPolicy
-from ros_helpers import count, live_parameters, node_test_model, run_node, stamp_ns
+from ros_helpers import count, stamp_ns
 from sensor_msgs.msg import CameraInfo, CompressedImage
 
 from fusionvae_ros.image_codec import encode_compressed
@@ -21,16 +21,19 @@ WIDTH, HEIGHT = 640, 480
 K = [520.0, 0.0, 322.5, 0.0, 525.0, 241.0, 0.0, 0.0, 1.0]
 
 
+NODE_PARAMETERS = {"camera_topics": CAMERAS, "input_transport": "compressed", "output_size": "camera"}
+
+
 @pytest.fixture(scope="module")
-def fusion(request, tmp_path_factory):
-    model = node_test_model()
-    parameters = live_parameters(CAMERAS, input_transport="compressed", output_size="camera")
-    node, harness = run_node(request, parameters, tmp_path_factory.mktemp("node_logs"))
+def fusion(live_node):
+    """The node, with a camera_info publisher for its reference camera and fused/camera_info collected."""
     reliable = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
-    info_publisher = harness.node.create_publisher(CameraInfo, "cam0/camera_info", reliable)
-    harness.collect("fused/camera_info", CameraInfo)
-    harness.wait_until(lambda: info_publisher.get_subscription_count() > 0, 30, "the node's camera_info subscription")
-    return node, harness, model, info_publisher
+    info_publisher = live_node.harness.node.create_publisher(CameraInfo, "cam0/camera_info", reliable)
+    live_node.harness.collect("fused/camera_info", CameraInfo)
+    live_node.harness.wait_until(
+        lambda: info_publisher.get_subscription_count() > 0, 30, "the node's camera_info subscription"
+    )
+    return (*live_node, info_publisher)
 
 
 def colour_view(frame: int) -> CompressedImage:

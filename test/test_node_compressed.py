@@ -9,12 +9,11 @@ import time
 
 import numpy as np
 import pytest
-from ros_helpers import RosHarness, count, live_parameters, node_test_model, run_node, stamp_ns
+from ros_helpers import RosHarness, count, fuse_offline, stamp_ns
 from sensor_msgs.msg import CompressedImage
+from std_msgs.msg import Header
 
-from fusionvae_ros.fusion import MODEL_TEMPERATURE, fuse_views
-from fusionvae_ros.image_codec import decode_image, encode_compressed
-from fusionvae_ros.noise_seed import set_noise_seed
+from fusionvae_ros.image_codec import decode_image, encode_compressed, encode_image
 
 pytestmark = pytest.mark.ros
 
@@ -25,22 +24,17 @@ SEED = 3
 FRAME_PERIOD = 0.1  # 10 Hz cameras
 
 
-@pytest.fixture(scope="module")
-def fusion(request, tmp_path_factory):
-    model = node_test_model()
-    # input_reliability stays best_effort (sensor data QoS), as on a robot. max_wait 1 s: on a starved machine the
-    # node may take one camera's views well before the others' (PNG decodes at full size), which must not split sets
-    parameters = live_parameters(
-        CAMERAS,
-        input_transport="compressed",
-        num_hypotheses=NUM_HYPOTHESES,
-        inference_queue_size=3,
-        seed=SEED,
-        max_wait=1.0,
-        sync_queue_size=20,
-    )
-    node, harness = run_node(request, parameters, tmp_path_factory.mktemp("node_logs"))
-    return node, harness, model
+# input_reliability stays best_effort (sensor data QoS), as on a robot. max_wait 1 s: on a starved machine the node
+# may take one camera's views well before the others' (PNG decodes at full size), which must not split sets
+NODE_PARAMETERS = {
+    "camera_topics": CAMERAS,
+    "input_transport": "compressed",
+    "num_hypotheses": NUM_HYPOTHESES,
+    "inference_queue_size": 3,
+    "seed": SEED,
+    "max_wait": 1.0,
+    "sync_queue_size": 20,
+}
 
 
 def camera_pixels(frame: int, camera: int) -> np.ndarray:
@@ -88,10 +82,13 @@ def fused_sets(harness: RosHarness, since: float) -> dict[int, tuple[list[np.nda
     return sets
 
 
-def raw_path(model, views: list[np.ndarray], stamp: int):
-    """What the node publishes for these views sent as raw rgb8 Images (same noise: seed and stamp)."""
-    inputs = [(view, "rgb8") for view in views]
-    return fuse_views(model.backend, inputs, "resize", NUM_HYPOTHESES, MODEL_TEMPERATURE, set_noise_seed(SEED, stamp))
+def raw_path(views: list[np.ndarray], stamp: int):
+    """What the node fuses from these views sent as raw rgb8 Images, all stamped ``stamp`` (same noise)."""
+    sec, nanosec = divmod(stamp, 1_000_000_000)
+    header = Header()
+    header.stamp.sec, header.stamp.nanosec = sec, nanosec
+    images = [encode_image(view, header) for view in views]
+    return fuse_offline(images, num_hypotheses=NUM_HYPOTHESES, seed=SEED)
 
 
 def delta(after: dict[str, str], before: dict[str, str], key: str) -> int:
@@ -99,8 +96,8 @@ def delta(after: dict[str, str], before: dict[str, str], key: str) -> int:
 
 
 @pytest.mark.parametrize("codec", ["jpeg", "png"])
-def test_compressed_cameras_fuse_every_set_like_the_raw_path(fusion, codec):
-    node, harness, model = fusion
+def test_compressed_cameras_fuse_every_set_like_the_raw_path(live_node, codec):
+    node, harness, _ = live_node
     before = harness.settled_diagnostics(lossy_input=True)
     since = time.monotonic()
     sent = publish(harness, codec, 10)
@@ -110,7 +107,7 @@ def test_compressed_cameras_fuse_every_set_like_the_raw_path(fusion, codec):
     sets = fused_sets(harness, since)
     assert sorted(sets) == sorted(sent), "every set fused and published"
     for stamp, (hypotheses, mean) in sets.items():
-        expected = raw_path(model, sent[stamp], stamp)
+        expected = raw_path(sent[stamp], stamp)
         assert len(hypotheses) == NUM_HYPOTHESES
         if codec == "png":  # lossless: the very same model input
             np.testing.assert_array_equal(np.stack(hypotheses), expected.hypotheses)
@@ -124,8 +121,8 @@ def test_compressed_cameras_fuse_every_set_like_the_raw_path(fusion, codec):
 JPEG_OUTPUT_TOLERANCE = 0.5  # grey levels (of 255), mean over hypothesis pixels; measured 0.03-0.09
 
 
-def test_corrupt_jpeg_is_dropped_and_counted_and_fusing_continues(fusion):
-    node, harness, _ = fusion
+def test_corrupt_jpeg_is_dropped_and_counted_and_fusing_continues(live_node):
+    node, harness, _ = live_node
     before = harness.settled_diagnostics(lossy_input=True)
     since = time.monotonic()
     sent = publish(harness, "jpeg", 6, corrupt=(2, 1))

@@ -9,7 +9,7 @@ import time
 
 import pytest
 from diagnostic_msgs.msg import DiagnosticArray
-from ros_helpers import camera_image, count, live_parameters, run_node, stamp_ns
+from ros_helpers import camera_image, count, stamp_ns
 from sensor_msgs.msg import Image
 
 pytestmark = pytest.mark.ros
@@ -18,12 +18,18 @@ CAMERAS = ["cam0/image", "cam1/image"]
 NUM_HYPOTHESES = 3
 
 
+NODE_PARAMETERS = {
+    "camera_topics": CAMERAS,
+    "num_hypotheses": NUM_HYPOTHESES,
+    "input_reliability": "reliable",
+    "inference_queue_size": 5,
+}
+
+
 @pytest.fixture(scope="module")
-def fusion(request, tmp_path_factory):
-    parameters = live_parameters(
-        CAMERAS, num_hypotheses=NUM_HYPOTHESES, input_reliability="reliable", inference_queue_size=5
-    )
-    node, harness = run_node(request, parameters, tmp_path_factory.mktemp("node_logs"))
+def fusion(live_node):
+    """The node, with fused/set_info and the per-index hypothesis topics collected."""
+    node, harness, _ = live_node
     topics = {"fused/set_info": DiagnosticArray}
     topics.update({f"fused/hypothesis_{index}": Image for index in range(NUM_HYPOTHESES)})
     subscriptions = [harness.collect(topic, kind) for topic, kind in topics.items()]

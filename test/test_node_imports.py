@@ -1,14 +1,16 @@
 """The node's modules import without torch or the model core: those load only with the model, at start-up
-(and only the backend's runtime is used per set), so importing the node stays light. The one core module they
-may import is the ROS-free image codec (numpy and OpenCV only), shared with the rosbag dataset."""
+(and only the backend's runtime is used per set), so importing the node stays light. The core modules they may
+import are the ROS-free image codec and the framing (numpy and OpenCV only), shared with the training datasets."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 
-NODE_MODULES = ("fusionvae_ros.fusion_node", "fusionvae_ros.fusion", "fusionvae_ros.sync", "fusionvae_ros.noise_seed")
-LIGHT_CORE_MODULES = "('fusionvae_core', 'fusionvae_core.image_codec')"
+NODE_MODULES = ("fusionvae_ros.fusion_node", "fusionvae_ros.pipeline", "fusionvae_ros.sync", "fusionvae_ros.noise_seed")
+LIGHT_CORE_MODULES = (
+    "('fusionvae_core', 'fusionvae_core.image_codec', 'fusionvae_core.data', 'fusionvae_core.data.framing')"
+)
 
 
 def test_node_modules_import_neither_torch_nor_the_core():
@@ -20,3 +22,15 @@ def test_node_modules_import_neither_torch_nor_the_core():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]", f"imported at module import time: {done.stdout}"
+
+
+def test_the_pipeline_imports_no_ros():
+    """fusionvae_ros.pipeline is ROS-free: the node and the bag tools adapt it, messages come in duck-typed."""
+    code = (
+        "import sys, fusionvae_ros.pipeline\n"
+        "ros = ('rclpy', 'rcl_interfaces', 'sensor_msgs', 'std_msgs', 'builtin_interfaces', 'diagnostic_msgs')\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ros + ('torch',)))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]", f"imported by the pipeline: {done.stdout}"

@@ -27,7 +27,7 @@ CAMERAS = ["cam0/image", "cam1/image"]
 def managed(tmp_path):
     """The managed node on the shipped model, unconfigured, and a harness on its domain."""
     domain_id = unique_domain_id()
-    parameters = live_parameters(CAMERAS, input_reliability="reliable", max_wait=1.0)
+    parameters = live_parameters(camera_topics=CAMERAS, input_reliability="reliable", max_wait=1.0)
     node = NodeProcess(parameters, domain_id, tmp_path, LIFECYCLE_NODE_COMMAND)
     harness = RosHarness(domain_id, CAMERAS)
     try:

@@ -10,12 +10,10 @@ import cv2
 import numpy as np
 import pytest
 from registration_helpers import TRUE_HOMOGRAPHIES, seen_by
-from ros_helpers import count, live_parameters, node_test_model, run_node, stamp_ns
+from ros_helpers import count, fuse_offline, stamp_ns
 from sensor_msgs.msg import Image
 
-from fusionvae_ros.fusion import MODEL_TEMPERATURE, fuse_views
 from fusionvae_ros.image_codec import decode_image
-from fusionvae_ros.noise_seed import set_noise_seed
 
 pytestmark = pytest.mark.ros
 
@@ -24,13 +22,8 @@ WIDTH, HEIGHT = 320, 240
 SEED = 11
 
 
-@pytest.fixture(scope="module")
-def fusion(request, tmp_path_factory):
-    model = node_test_model()
-    homographies = {f"homography_{camera}": h.ravel().tolist() for camera, h in TRUE_HOMOGRAPHIES.items()}
-    parameters = live_parameters(CAMERAS, input_reliability="reliable", seed=SEED, **homographies)
-    node, harness = run_node(request, parameters, tmp_path_factory.mktemp("node_logs"))
-    return node, harness, model
+HOMOGRAPHIES = {f"homography_{camera}": h.ravel().tolist() for camera, h in TRUE_HOMOGRAPHIES.items()}
+NODE_PARAMETERS = {"camera_topics": CAMERAS, "input_reliability": "reliable", "seed": SEED, **HOMOGRAPHIES}
 
 
 def digit_like_scene() -> np.ndarray:
@@ -48,8 +41,8 @@ def mono8(pixels: np.ndarray, stamp: int) -> Image:
     return msg
 
 
-def test_registered_views_fuse_like_the_reference_view(fusion):
-    node, harness, model = fusion
+def test_registered_views_fuse_like_the_reference_view(live_node):
+    node, harness, _ = live_node
     assert node.alive()
     reference = digit_like_scene()
     views = [reference, seen_by(reference, TRUE_HOMOGRAPHIES[1]), seen_by(reference, TRUE_HOMOGRAPHIES[2])]
@@ -64,9 +57,10 @@ def test_registered_views_fuse_like_the_reference_view(fusion):
     mean = decode_image(mean_msg, 10**7).astype(int)
 
     def fused_mean(inputs: list[np.ndarray]) -> np.ndarray:
-        fused = fuse_views(
-            model.backend, [(v, "mono8") for v in inputs], "resize", 2, MODEL_TEMPERATURE, set_noise_seed(SEED, newest)
-        )
+        """The mean the node fuses from these views as published here (same stamps, same noise), unregistered."""
+        messages = [mono8(view, stamp + camera * 1_000_000) for camera, view in enumerate(inputs)]
+        fused = fuse_offline(messages, num_hypotheses=2, seed=SEED)
+        assert fused.stamp_ns == newest
         return fused.mean.astype(int)
 
     aligned = fused_mean([reference] * 3)  # what one viewpoint would give

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue
 from rcl_interfaces.srv import DescribeParameters, SetParameters
-from ros_helpers import RosHarness, camera_image, count, node_test_model, run_node, stamp_ns
+from ros_helpers import RosHarness, camera_image, count, stamp_ns
 
 pytestmark = pytest.mark.ros
 
@@ -24,17 +24,7 @@ STARTUP = {"num_hypotheses": 4, "temperature": 1.0, "slop": 0.01, "max_wait": 0.
 MS = 1_000_000
 
 
-@pytest.fixture(scope="module")
-def fusion(request, tmp_path_factory):
-    model = node_test_model()
-    parameters = {
-        "camera_topics": CAMERAS,
-        "model_path": str(model.path),
-        "output_frame_id": "fused_frame",
-        "diagnostics_period": 0.2,
-        **STARTUP,
-    }
-    return run_node(request, parameters, tmp_path_factory.mktemp("node_logs"))
+NODE_PARAMETERS = {"camera_topics": CAMERAS, "output_frame_id": "fused_frame", **STARTUP}
 
 
 def call(harness: RosHarness, service_type, name: str, request):
@@ -105,8 +95,8 @@ def publish_views(harness: RosHarness, base_ns: int, cameras: tuple[int, ...] = 
         harness.publish(camera, camera_image(base_ns + camera * offset_ns, f"cam{camera}"))
 
 
-def test_descriptors_carry_descriptions_and_ranges(fusion):
-    _, harness = fusion
+def test_descriptors_carry_descriptions_and_ranges(live_node):
+    harness = live_node.harness
     response = call(
         harness,
         DescribeParameters,
@@ -120,8 +110,8 @@ def test_descriptors_carry_descriptions_and_ranges(fusion):
     assert backend.read_only and "onnxruntime" in backend.additional_constraints
 
 
-def test_output_frame_id_parameter_and_default_best_effort_input(fusion):
-    _, harness = fusion
+def test_output_frame_id_parameter_and_default_best_effort_input(live_node):
+    harness = live_node.harness
     *_, runs, _ = scenario(harness, lambda base: publish_views(harness, base))
     ((_, hypotheses),) = runs
     assert len(hypotheses) == STARTUP["num_hypotheses"]
@@ -129,16 +119,16 @@ def test_output_frame_id_parameter_and_default_best_effort_input(fusion):
 
 
 @pytest.mark.parametrize("num_hypotheses", [2, 7])
-def test_num_hypotheses_changes_at_run_time(fusion, num_hypotheses):
-    _, harness = fusion
+def test_num_hypotheses_changes_at_run_time(live_node, num_hypotheses):
+    harness = live_node.harness
     with changed(harness, num_hypotheses=num_hypotheses):
         *_, runs, _ = scenario(harness, lambda base: publish_views(harness, base))
         assert [len(hypotheses) for _, hypotheses in runs] == [num_hypotheses]
         assert harness.diagnostics_after(time.monotonic())["num_hypotheses"] == str(num_hypotheses)
 
 
-def test_temperature_zero_at_run_time_makes_every_hypothesis_the_prior_mode(fusion):
-    _, harness = fusion
+def test_temperature_zero_at_run_time_makes_every_hypothesis_the_prior_mode(live_node):
+    harness = live_node.harness
     with changed(harness, temperature=0.0):
         *_, runs, since = scenario(harness, lambda base: publish_views(harness, base))
         ((stamp, hypotheses),) = runs
@@ -151,8 +141,8 @@ def test_temperature_zero_at_run_time_makes_every_hypothesis_the_prior_mode(fusi
     assert len({bytes(msg.data) for msg in hypotheses}) > 1, "temperature 1 again: the hypotheses differ"
 
 
-def test_max_wait_changes_at_run_time(fusion):
-    _, harness = fusion
+def test_max_wait_changes_at_run_time(live_node):
+    harness = live_node.harness
     with changed(harness, max_wait=1.5):
         before, after, _, since = scenario(harness, lambda base: publish_views(harness, base, cameras=(0,)))
         assert delta(after, before, "sets_k1") == 1
@@ -160,8 +150,8 @@ def test_max_wait_changes_at_run_time(fusion):
         assert first_output - since >= 1.5, "the partial set waits the new max_wait (start-up value 0.3 s)"
 
 
-def test_slop_changes_at_run_time(fusion):
-    _, harness = fusion
+def test_slop_changes_at_run_time(live_node):
+    harness = live_node.harness
 
     def thirty_ms_apart(base_ns: int) -> None:
         publish_views(harness, base_ns, offset_ns=30 * MS)
@@ -187,8 +177,8 @@ def test_slop_changes_at_run_time(fusion):
         ("camera_topics", "x", ""),
     ],
 )
-def test_bad_or_read_only_changes_are_refused(fusion, name, value, reason):
-    node, harness = fusion
+def test_bad_or_read_only_changes_are_refused(live_node, name, value, reason):
+    node, harness, _ = live_node
     result = set_parameter(harness, name, value)
     assert not result.successful
     assert reason in result.reason

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from ros_helpers import camera_image, count, node_test_model, run_node, stamp_ns
+from ros_helpers import camera_image, count, stamp_ns
 from rosgraph_msgs.msg import Clock
 
 pytestmark = pytest.mark.ros
@@ -16,17 +16,18 @@ SIM_START_NS = 100 * 1_000_000_000  # far behind the wall clock: only valid unde
 MAX_WAIT = 0.2
 
 
+NODE_PARAMETERS = {
+    "camera_topics": CAMERAS,
+    "use_sim_time": True,
+    "max_wait": MAX_WAIT,
+    "input_reliability": "reliable",
+}
+
+
 @pytest.fixture(scope="module")
-def fusion(request, tmp_path_factory):
-    parameters = {
-        "camera_topics": CAMERAS,
-        "model_path": str(node_test_model().path),
-        "use_sim_time": True,
-        "max_wait": MAX_WAIT,
-        "input_reliability": "reliable",
-        "diagnostics_period": 0.2,
-    }
-    node, harness = run_node(request, parameters, tmp_path_factory.mktemp("node_logs"))
+def fusion(live_node):
+    """The node under sim time, and a /clock publisher it listens to."""
+    node, harness, _ = live_node
     clock = harness.node.create_publisher(Clock, "/clock", 10)
     harness.wait_until(lambda: clock.get_subscription_count() > 0, 30, "the node to subscribe to /clock")
     return node, harness, clock

@@ -1,20 +1,14 @@
-"""Outputs in the camera's geometry: the model's field of view, output sizes, and a camera_info that projects a
-3-D point onto the pixel where the resized images actually show it (checked by rendering a dot and finding it)."""
+"""Outputs in the camera's geometry: the model's field of view, output sizes, and a moved calibration that projects
+a 3-D point onto the pixel where the resized images actually show it (checked by rendering a dot and finding it)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 from sensor_msgs.msg import CameraInfo
-from std_msgs.msg import Header
 
-from fusionvae_ros.output_geometry import (
-    output_camera_info,
-    output_geometry,
-    resize_output,
-    sibling_camera_info_topic,
-)
-from fusionvae_ros.preprocess import fit_to_model
+from fusionvae_core.data.framing import frame_image
+from fusionvae_ros.output_geometry import moved_calibration, output_geometry, resize_output, sibling_camera_info_topic
 
 WIDTH, HEIGHT = 640, 480
 K = np.array([[500.0, 0.0, 300.5], [0.0, 520.0, 250.25], [0.0, 0.0, 1.0]])
@@ -30,9 +24,9 @@ def camera_info(**fields) -> CameraInfo:
     return info
 
 
-def project(info: CameraInfo, point: np.ndarray) -> np.ndarray:
+def project(p: np.ndarray, point: np.ndarray) -> np.ndarray:
     """Pixel (u, v) of a 3-D point in the camera frame through P (includes the stereo baseline term)."""
-    u, v, w = np.asarray(info.p).reshape(3, 4) @ np.append(point, 1.0)
+    u, v, w = p @ np.append(point, 1.0)
     return np.array([u / w, v / w])
 
 
@@ -65,29 +59,26 @@ def test_geometry_follows_resize_mode_and_output_size(resize_mode, output_size, 
 
 @pytest.mark.parametrize("resize_mode", ["resize", "center_crop"])
 @pytest.mark.parametrize("output_size", ["model", "camera"])
-def test_camera_info_projects_points_where_the_outputs_show_them(resize_mode, output_size):
+def test_moved_calibration_projects_points_where_the_outputs_show_them(resize_mode, output_size):
     model_size = 64
     point = np.array([0.05, -0.03, 1.0])  # metres, camera frame: a little right of and above the axis
-    info = camera_info(header=Header(frame_id="cam0_optical"))
     camera = dot_image((K @ point)[:2] / point[2])
-    model_view = fit_to_model(camera, model_size, resize_mode)  # what the model sees (it fuses in this frame)
+    model_view = frame_image(camera, model_size, resize_mode)  # what the model sees (it fuses in this frame)
     geometry = output_geometry((WIDTH, HEIGHT), model_size, resize_mode, output_size)
     output = resize_output(model_view, geometry.size)
-    out_info = output_camera_info(info, (WIDTH, HEIGHT), geometry, Header(frame_id="cam0_optical"))
-    assert (out_info.width, out_info.height) == geometry.size == output.shape[1::-1]
-    out_k = np.asarray(out_info.k).reshape(3, 3)
+    assert geometry.size == output.shape[1::-1]
+    out_k, out_p = moved_calibration(camera_info(), (WIDTH, HEIGHT), geometry)
     predicted = (out_k @ point)[:2] / point[2]
     assert np.abs(centroid(output) - predicted).max() < 0.02 * geometry.size[0] / model_size + 0.05
     # P keeps the stereo baseline in output pixels: its Tx scales with fx
-    assert out_info.p[3] / out_k[0, 0] == pytest.approx(BASELINE_TX / K[0, 0])
-    baseline_shift = np.array([out_info.p[3] / point[2], 0.0])
-    np.testing.assert_allclose(project(out_info, point), predicted + baseline_shift, atol=1e-9)
-    assert list(out_info.d) == list(info.d) and out_info.distortion_model == "plumb_bob"
+    assert out_p[0, 3] / out_k[0, 0] == pytest.approx(BASELINE_TX / K[0, 0])
+    baseline_shift = np.array([out_p[0, 3] / point[2], 0.0])
+    np.testing.assert_allclose(project(out_p, point), predicted + baseline_shift, atol=1e-9)
 
 
 def test_model_sized_k_is_scaled_per_axis_with_pixel_centres():
     geometry = output_geometry((WIDTH, HEIGHT), 32, "resize", "model")
-    k = np.asarray(output_camera_info(camera_info(), (WIDTH, HEIGHT), geometry, Header()).k).reshape(3, 3)
+    k, _ = moved_calibration(camera_info(), (WIDTH, HEIGHT), geometry)
     sx, sy = 32 / WIDTH, 32 / HEIGHT
     expected = [[500 * sx, 0, (300.5 + 0.5) * sx - 0.5], [0, 520 * sy, (250.25 + 0.5) * sy - 0.5], [0, 0, 1]]
     np.testing.assert_allclose(k, expected)
@@ -99,7 +90,7 @@ def test_calibration_of_the_full_sensor_with_binning_and_roi_is_moved_into_the_i
     full.k = (np.diag([2.0, 2.0, 1.0]) @ K).ravel().tolist()
     full.k[2], full.k[5] = 2 * K[0, 2], 2 * K[1, 2]
     geometry = output_geometry((WIDTH, HEIGHT), 32, "resize", "camera")
-    k = np.asarray(output_camera_info(full, (WIDTH, HEIGHT), geometry, Header()).k).reshape(3, 3)
+    k, _ = moved_calibration(full, (WIDTH, HEIGHT), geometry)
     np.testing.assert_allclose(k, K, atol=1e-9)
 
 

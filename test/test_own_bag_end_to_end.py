@@ -20,6 +20,8 @@ from training.evaluate import main as evaluate_main
 from training.export import main as export_main
 from training.train import main as train_main
 
+pytestmark = pytest.mark.slow
+
 SIZE = 32  # trained size and channels differ from the tiny preset's 16x16 grey, so the sizing must flow through
 SETS = 40  # 4 Hz: 10 s of bag, ten one-second split blocks
 HYPOTHESES = 2

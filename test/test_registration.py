@@ -10,7 +10,7 @@ from registration_helpers import TRUE_HOMOGRAPHIES, corner_error, seen_by, textu
 from std_msgs.msg import Header
 
 from fusionvae_ros.bag.__main__ import main as bag_main
-from fusionvae_ros.bag.bag_files import IMAGE_TYPE, OutputBag, ns_to_stamp, serialize_image
+from fusionvae_ros.bag.bag_files import IMAGE_TYPE, OutputBag, ns_to_stamp, serialize_message
 from fusionvae_ros.image_codec import encode_image
 from fusionvae_ros.registration import IDENTITY, RegistrationError, ViewRegistration, parse_homography
 
@@ -53,10 +53,11 @@ def registration_bag(tmp_path_factory):
             views = [reference, *(seen_by(reference, TRUE_HOMOGRAPHIES[camera]) for camera in (1, 2))]
             for camera, view in enumerate(views):
                 header = Header(stamp=ns_to_stamp(stamp + camera * 1_000_000), frame_id=f"camera_{camera}")
-                bag.write(topics[camera], stamp, serialize_image(encode_image(view, header)))
+                bag.write(topics[camera], stamp, serialize_message(encode_image(view, header)))
     return path
 
 
+@pytest.mark.slow
 def test_register_recovers_known_homographies(registration_bag, tmp_path, capsys):
     output = tmp_path / "registration.yaml"
     assert bag_main(["register", str(registration_bag), "-o", str(output), "--max-pairs", "3"]) == 0
@@ -76,6 +77,6 @@ def test_register_refuses_views_without_texture(tmp_path, capsys):
         for camera in range(2):
             bag.add_topic(f"/camera_{camera}/image_raw", IMAGE_TYPE)
             flat = np.full((HEIGHT, WIDTH, 1), 90, np.uint8)
-            bag.write(f"/camera_{camera}/image_raw", 1, serialize_image(encode_image(flat, Header())))
+            bag.write(f"/camera_{camera}/image_raw", 1, serialize_message(encode_image(flat, Header())))
     assert bag_main(["register", str(path), "-o", str(tmp_path / "r.yaml")]) == 2
     assert "feature matches" in capsys.readouterr().err and not (tmp_path / "r.yaml").exists()

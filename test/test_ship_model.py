@@ -13,6 +13,8 @@ from fusionvae_core.checkpoint import file_sha256, load_checkpoint
 from fusionvae_core.inference import load_backend
 from fusionvae_core.region_report import SECTION_TITLE as REGIONS_TITLE
 
+pytestmark = pytest.mark.slow
+
 REPO = Path(__file__).resolve().parents[1]
 
 

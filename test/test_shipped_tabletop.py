@@ -12,15 +12,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from ros_helpers import running_node, stamp_ns
+from ros_helpers import fuse_offline, running_node, stamp_ns
 from std_msgs.msg import Header
 
 from fusionvae_core.checkpoint import file_sha256
 from fusionvae_core.data.tabletop.camera import CameraScenes
 from fusionvae_core.inference import InferenceBackend, load_backend
-from fusionvae_ros.fusion import MODEL_TEMPERATURE, fuse_views
 from fusionvae_ros.image_codec import decode_image, encode_image
-from fusionvae_ros.noise_seed import set_noise_seed
 
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED_ONNX = REPO / "models" / "fusion_tabletop" / "model.onnx"
@@ -67,6 +65,7 @@ def test_shipped_model_describes_itself(shipped: InferenceBackend) -> None:
     assert 0 < shipped.temperature <= 1, "ship_model.py records the validation-best of 0.6, 0.8, 1.0"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("num_views", [3, 1])
 def test_fused_mean_is_closer_to_the_scene_than_the_mean_of_the_views(
     shipped: InferenceBackend, held_out_scenes: tuple[np.ndarray, np.ndarray], num_views: int
@@ -103,12 +102,12 @@ def test_the_node_fuses_camera_size_colour_views_like_offline_fusion(shipped: In
         stamp = time.time_ns()
         header = Header(frame_id="table_camera")
         header.stamp.sec, header.stamp.nanosec = divmod(stamp, 1_000_000_000)
-        for camera, view in enumerate(views):
-            harness.publish(camera, encode_image(view, header))
+        images = [encode_image(view, header) for view in views]
+        for camera, image in enumerate(images):
+            harness.publish(camera, image)
         harness.settled_diagnostics()
         (mean,) = [item.msg for item in harness.messages("fused/mean", since)]
         assert (mean.encoding, mean.width, mean.height, stamp_ns(mean)) == ("rgb8", 64, 64, stamp)
-        inputs = [(view, "rgb8") for view in views]
-        expected = fuse_views(shipped, inputs, "center_crop", 2, MODEL_TEMPERATURE, set_noise_seed(seed, stamp))
+        expected = fuse_offline(images, shipped, resize_mode="center_crop", num_hypotheses=2, seed=seed)
         np.testing.assert_array_equal(decode_image(mean, 10**7), expected.mean)
         assert node.alive()

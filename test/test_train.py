@@ -30,6 +30,8 @@ from fusionvae_core.training.distributed import state_digest
 from fusionvae_core.training.logging import METRICS_FILE, read_metrics
 from training.train import CONFIG_COPY, main
 
+pytestmark = pytest.mark.slow
+
 STEPS = 12
 CONFIG_DIR = TINY_CONFIG.parent
 

@@ -11,11 +11,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 from test_train_helpers import TRAIN_SCRIPT, checkpoint_of, quick_overrides, subprocess_env, train_arguments
 
 from fusionvae_core.training.distributed import state_digest
 from fusionvae_core.training.logging import read_metrics
+
+pytestmark = pytest.mark.slow
 
 STEPS = 3
 

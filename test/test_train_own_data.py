@@ -15,6 +15,8 @@ from fusionvae_core.training import CHECKPOINT_FILE
 from fusionvae_ros.bag.make_bag import CameraTiming, MakeBagOptions, make_bag
 from training.train import main
 
+pytestmark = pytest.mark.slow
+
 OWN_IMAGES = REPO / "training" / "configs" / "own_images.yaml"
 OWN_BAG = REPO / "training" / "configs" / "own_bag.yaml"
 BAG_TOPICS = "[/camera_0/image_raw,/camera_1/image_raw]"

@@ -14,6 +14,8 @@ from fusionvae_core.data.tabletop.sequence import ArmBenchmark
 from fusionvae_core.training.logging import read_metrics
 from training.train import main
 
+pytestmark = pytest.mark.slow
+
 CONFIGS = REPO / "training" / "configs"
 
 

@@ -8,6 +8,7 @@ complete, so a failed or killed writer never leaves a half-written bag at the ou
 
 from __future__ import annotations
 
+import array
 import contextlib
 import importlib
 import os
@@ -24,6 +25,9 @@ import yaml
 from rosbags.rosbag2 import Reader, ReaderError, StoragePlugin, Writer, WriterError
 from rosbags.typesys import Stores, get_typestore
 
+from fusionvae_ros import outputs
+from fusionvae_ros.camera_input import transport_topic
+
 IMAGE_TYPE = "sensor_msgs/msg/Image"
 COMPRESSED_IMAGE_TYPE = "sensor_msgs/msg/CompressedImage"
 CAMERA_TYPES = (IMAGE_TYPE, COMPRESSED_IMAGE_TYPE)  # what a camera topic may carry (raw or compressed transport)
@@ -33,10 +37,12 @@ CLOCK_TYPE = "rosgraph_msgs/msg/Clock"
 CAMERA_TOPICS = ("/camera_0/image_raw", "/camera_1/image_raw", "/camera_2/image_raw")
 GROUND_TRUTH_TOPIC = "/ground_truth/image"
 SET_INFO_TOPIC = "/fusionvae/set_info"
-HYPOTHESES_TOPIC = "/fused/hypotheses"
-MEAN_TOPIC = "/fused/mean"
-UNCERTAINTY_TOPIC = "/fused/uncertainty"
-FUSED_TOPICS = (HYPOTHESES_TOPIC, MEAN_TOPIC, UNCERTAINTY_TOPIC)
+# the node's outputs as a bag holds them (the node's relative topics, at the root namespace)
+FUSED_SET_INFO_TOPIC = "/" + outputs.SET_INFO_TOPIC
+HYPOTHESES_TOPIC = "/" + outputs.HYPOTHESES_TOPIC
+MEAN_TOPIC = "/" + outputs.MEAN_TOPIC
+UNCERTAINTY_TOPIC = "/" + outputs.UNCERTAINTY_TOPIC
+FUSED_TOPICS = (FUSED_SET_INFO_TOPIC, HYPOTHESES_TOPIC, MEAN_TOPIC, UNCERTAINTY_TOPIC)
 CLOCK_TOPIC = "/clock"
 
 
@@ -70,24 +76,32 @@ def message_class(msgtype: str) -> Any:
         raise BagError(f"message type {msgtype} is not installed in this ROS environment") from None
 
 
-def serialize_image(msg: Any) -> bytes:
-    """CDR bytes of an rclpy sensor_msgs/Image (as made by image_codec.encode_image).
+def type_name(msg_type: type) -> str:
+    """The ROS type name of an rclpy message class, e.g. 'sensor_msgs/msg/Image'."""
+    return f"{msg_type.__module__.split('.')[0]}/msg/{msg_type.__name__}"
+
+
+def serialize_message(msg: Any) -> bytes:
+    """CDR bytes of an rclpy message (an Image from image_codec.encode_image, a fused/set_info ...).
 
     Serialised through the rosbags type store, whose padding bytes are zero: the same message always gives the
     same bytes (rclpy's serialiser leaves alignment padding uninitialised, which makes bags differ run to run).
     """
-    types = typestore().types
-    stamp = types["builtin_interfaces/msg/Time"](sec=msg.header.stamp.sec, nanosec=msg.header.stamp.nanosec)
-    image = types[IMAGE_TYPE](
-        header=types["std_msgs/msg/Header"](stamp=stamp, frame_id=msg.header.frame_id),
-        height=msg.height,
-        width=msg.width,
-        encoding=msg.encoding,
-        is_bigendian=msg.is_bigendian,
-        step=msg.step,
-        data=np.frombuffer(msg.data, dtype=np.uint8),
-    )
-    return bytes(typestore().serialize_cdr(image, IMAGE_TYPE))
+    return bytes(typestore().serialize_cdr(_as_rosbags(msg), type_name(type(msg))))
+
+
+def _as_rosbags(value: Any) -> Any:
+    """An rclpy message (or field value) as the rosbags type store's dataclasses and numpy arrays."""
+    if hasattr(value, "get_fields_and_field_types"):
+        fields = {name: _as_rosbags(getattr(value, name)) for name in value.get_fields_and_field_types()}
+        return typestore().types[type_name(type(value))](**fields)
+    if isinstance(value, array.array):  # primitive sequences (Image.data, CameraInfo.d)
+        return np.array(value, dtype=value.typecode)
+    if isinstance(value, list):
+        return [_as_rosbags(item) for item in value]
+    if isinstance(value, bytes) and len(value) == 1:  # byte/octet fields (DiagnosticStatus.level)
+        return value[0]
+    return value
 
 
 def serialize_compressed(stamp_ns: int, frame_id: str, fmt: str, payload: bytes) -> bytes:
@@ -158,6 +172,13 @@ class InputBag:
                 have = ", ".join(f"{name} ({kind})" for name, kind in sorted(self.topics.items())) or "no topics"
                 problem = "is missing" if found is None else f"has type {found}"
                 raise BagError(f"{self.path}: topic {topic} ({msgtype}) {problem}; {purpose} (bag has: {have})")
+
+    def require_cameras(self, camera_topics: Collection[str], transport: str) -> list[str]:
+        """The topics the cameras of ``camera_topics`` (base names) publish ``transport`` on; BagError if missing."""
+        topics = [transport_topic(topic, transport) for topic in camera_topics]
+        msgtype = COMPRESSED_IMAGE_TYPE if transport == "compressed" else IMAGE_TYPE
+        self.require(topics, msgtype, "pass --camera-topics (base topics) and --input-transport matching the bag")
+        return topics
 
     def messages(self, topics: Collection[str] = ()) -> Iterator[BagMessage]:
         """Messages of ``topics`` (all when empty) in log-time order; read errors become BagError."""

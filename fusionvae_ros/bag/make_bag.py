@@ -30,7 +30,7 @@ from fusionvae_ros.bag.bag_files import (
     OutputBag,
     ns_to_stamp,
     serialize_compressed,
-    serialize_image,
+    serialize_message,
     serialize_text,
 )
 from fusionvae_ros.bag.set_info import SetInfo
@@ -226,7 +226,7 @@ def _write_set(
     )
     truth_header = Header(stamp=ns_to_stamp(plan.stamp_ns), frame_id="ground_truth")
     messages = [
-        (plan.stamp_ns, GROUND_TRUTH_TOPIC, serialize_image(encode_image(target, truth_header))),
+        (plan.stamp_ns, GROUND_TRUTH_TOPIC, serialize_message(encode_image(target, truth_header))),
         (plan.stamp_ns, SET_INFO_TOPIC, serialize_text(info.to_json())),
     ]
     for view in plan.views:
@@ -235,7 +235,7 @@ def _write_set(
             encoding = "mono8" if pixels.shape[2] == 1 else "rgb8"
             data = serialize_compressed(view.stamp_ns, frame_id, *encode_compressed(pixels, encoding, compress))
         else:
-            data = serialize_image(encode_image(pixels, Header(stamp=ns_to_stamp(view.stamp_ns), frame_id=frame_id)))
+            data = serialize_message(encode_image(pixels, Header(stamp=ns_to_stamp(view.stamp_ns), frame_id=frame_id)))
         messages.append((view.log_time_ns, topics[view.camera], data))
     for log_time_ns, topic, data in sorted(messages, key=lambda message: message[0]):
         bag.write(topic, log_time_ns, data)

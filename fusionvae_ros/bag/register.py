@@ -17,14 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fusionvae_ros.bag.bag_files import (
-    COMPRESSED_IMAGE_TYPE,
-    IMAGE_TYPE,
-    BagError,
-    InputBag,
-    bag_cameras,
-    stamp_to_ns,
-)
+from fusionvae_ros.bag.bag_files import BagError, InputBag, bag_cameras, stamp_to_ns
 
 MAX_PIXELS = 2**31 - 1
 RATIO = 0.75  # Lowe's ratio test
@@ -89,14 +82,12 @@ def _yaml_float(value: float) -> str:
 
 def _read_frames(path: str, topics: list[str], transport: str) -> list[list[tuple[int, np.ndarray]]]:
     """Per camera, (stamp ns, grey uint8 image) of every decodable frame, in bag order."""
-    from fusionvae_ros.camera_input import decode_view, transport_topic
+    from fusionvae_ros.camera_input import decode_view
     from fusionvae_ros.image_codec import ImageFormatError, to_model_channels
 
-    bag_topics = [transport_topic(topic, transport) for topic in topics]
     frames: list[list[tuple[int, np.ndarray]]] = [[] for _ in topics]
     with InputBag(path) as bag:
-        msgtype = COMPRESSED_IMAGE_TYPE if transport == "compressed" else IMAGE_TYPE
-        bag.require(bag_topics, msgtype, "pass --camera-topics (base topics) and --input-transport matching the bag")
+        bag_topics = bag.require_cameras(topics, transport)
         for message in bag.messages(bag_topics):
             msg = bag.decode(message)
             try:
@@ -131,7 +122,7 @@ def _estimate(
     if not pairs:
         raise BagError(f"camera {camera} ({topic}): no frame within the slop of a camera-0 frame")
     chosen = [pairs[i] for i in np.linspace(0, len(pairs) - 1, min(max_pairs, len(pairs))).round().astype(int)]
-    sift, matcher = cv2.SIFT_create(), cv2.BFMatcher(cv2.NORM_L2)
+    sift, matcher = cv2.SIFT.create(), cv2.BFMatcher(cv2.NORM_L2)
     source, target = [], []
     for reference_image, image in chosen:
         keys_ref, desc_ref = sift.detectAndCompute(reference_image, None)

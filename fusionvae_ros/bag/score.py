@@ -19,8 +19,10 @@ from typing import Any
 
 import numpy as np
 
+from fusionvae_core.data.framing import FIXED_MODES, center_square
 from fusionvae_ros.bag.bag_files import (
     CAMERA_TYPES,
+    FUSED_SET_INFO_TOPIC,
     GROUND_TRUTH_TOPIC,
     HYPOTHESES_TOPIC,
     IMAGE_TYPE,
@@ -34,7 +36,6 @@ from fusionvae_ros.bag.bag_files import (
 )
 from fusionvae_ros.bag.process import CUSTOM_DATA_KEY as PROCESS_CUSTOM_DATA_KEY
 from fusionvae_ros.bag.set_info import SetInfo
-from fusionvae_ros.preprocess import RESIZE_MODES
 
 MAX_PIXELS = 2**31 - 1
 LATENCY_PERCENTILES = (50, 90, 99)
@@ -58,6 +59,7 @@ class FusedOutput:
     hypotheses: list[np.ndarray] = field(default_factory=list)
     mean: np.ndarray | None = None
     uncertainty: np.ndarray | None = None
+    set_info: dict[str, str] | None = None  # the set's record from fused/set_info (bags that hold it)
     arrival_ns: int = 0
 
 
@@ -147,7 +149,7 @@ def load_outputs(path: str) -> tuple[dict[int, FusedOutput], dict[tuple[str, int
     camera_arrivals: dict[tuple[str, int], int] = {}
     with InputBag(path) as bag:
         bag.require([HYPOTHESES_TOPIC], IMAGE_TYPE, "score reads the fused outputs that process or record write")
-        fused = {HYPOTHESES_TOPIC, MEAN_TOPIC, UNCERTAINTY_TOPIC}
+        fused = {FUSED_SET_INFO_TOPIC, HYPOTHESES_TOPIC, MEAN_TOPIC, UNCERTAINTY_TOPIC}
         cameras = [t for t, kind in bag.topics.items() if kind in CAMERA_TYPES and t.startswith("/camera")]
         for message in bag.messages([*fused, *cameras]):
             msg = bag.decode(message)
@@ -161,8 +163,10 @@ def load_outputs(path: str) -> tuple[dict[int, FusedOutput], dict[tuple[str, int
                 output.hypotheses.append(_pixels(msg, message.topic, path))
             elif message.topic == MEAN_TOPIC:
                 output.mean = _pixels(msg, message.topic, path)
-            else:
+            elif message.topic == UNCERTAINTY_TOPIC:
                 output.uncertainty = _float_pixels(msg, path)
+            else:
+                output.set_info = {item.key: item.value for status in msg.status for item in status.values}
     return outputs, camera_arrivals
 
 
@@ -315,7 +319,6 @@ def _fit_like(target: np.ndarray, like: np.ndarray, resize_mode: str) -> np.ndar
     import cv2
 
     from fusionvae_ros.image_codec import to_model_channels
-    from fusionvae_ros.preprocess import center_square
 
     height, width, channels = like.shape
     encoding = "mono8" if target.shape[2] == 1 else "rgb8"
@@ -358,7 +361,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--resize-mode",
         default="resize",
-        choices=RESIZE_MODES,
+        choices=FIXED_MODES,
         help="how the node fitted views to the model (the targets are fitted the same way)",
     )
 

@@ -16,8 +16,9 @@ from hypothesis import strategies as st
 from ros_helpers import node_test_model, ros_arguments, unique_domain_id
 from sensor_msgs.msg import Image
 
-from fusionvae_ros.guard import CallbackGuard, RejectedInputError, stamp_nanoseconds
+from fusionvae_ros.guard import CallbackGuard, RejectedInputError
 from fusionvae_ros.image_codec import INPUT_FORMATS
+from fusionvae_ros.pipeline import stamp_nanoseconds
 
 MAX_IMAGE_PIXELS = 64 * 64
 FUTURE_TOLERANCE, MAX_AGE = 0.5, 5.0
@@ -85,7 +86,8 @@ def view_callback():
     rclpy.init(args=ros_arguments(parameters), domain_id=unique_domain_id())
     from fusionvae_ros.fusion_node import FusionNode
 
-    node = FusionNode()
+    node = FusionNode(managed=False)
+    node.start()
     (subscription,) = (sub for sub in node.subscriptions if sub.msg_type is Image)  # not the camera_info one
     yield subscription.callback, node
     node.destroy_node()
