@@ -48,6 +48,7 @@ class FusionStats:
         self._last_cameras: tuple[int, ...] = ()
         self._latency: deque[float] = deque(maxlen=LATENCY_WINDOW)
         self._backend: deque[float] = deque(maxlen=LATENCY_WINDOW)
+        self._compositing: deque[float] = deque(maxlen=LATENCY_WINDOW)
         self._last_warned: dict[str, float] = {}
         self._last_report = (clock(), 0, 0, 0)  # time, views, sets published, drops
 
@@ -74,13 +75,17 @@ class FusionStats:
             self._last_warned[reason] = now
             return True
 
-    def record_published(self, num_hypotheses: int, latency_s: float, backend_s: float) -> None:
-        """A set was fused and published: ``latency_s`` from its last view's arrival, ``backend_s`` inside infer."""
+    def record_published(
+        self, num_hypotheses: int, latency_s: float, backend_s: float, compositing_s: float = 0.0
+    ) -> None:
+        """A set was fused and published: ``latency_s`` from its last view's arrival, ``backend_s`` inside infer,
+        ``compositing_s`` blending the views in."""
         with self._lock:
             self._sets_published += 1
             self._hypotheses_published += num_hypotheses
             self._latency.append(latency_s)
             self._backend.append(backend_s)
+            self._compositing.append(compositing_s)
 
     def drops(self) -> dict[str, int]:
         """Cumulative drops by reason."""
@@ -107,6 +112,7 @@ class FusionStats:
             values.update({f"drops_{reason}": count for reason, count in sorted(self._drops.items())})
             values.update(_percentiles_ms("latency_ms", self._latency))
             values.update(_percentiles_ms("backend_ms", self._backend))
+            values.update(_percentiles_ms("compositing_ms", self._compositing))
             overhead = [total - backend for total, backend in zip(self._latency, self._backend)]
             values.update(_percentiles_ms("overhead_ms", overhead))
             silent = {camera: now - last for camera, last in enumerate(self._last_view)}

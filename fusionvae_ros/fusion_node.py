@@ -132,6 +132,7 @@ class FusionNode(LifecycleNode):
             f"'{self.model_path}' ({backend.image_size}x{backend.image_size}, {backend.channels} channel(s)), "
             f"{settings.num_hypotheses} hypotheses per set"
         )
+        self.get_logger().info(compositing_line(self.pipeline))
         return result
 
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -234,7 +235,7 @@ class FusionNode(LifecycleNode):
         fused = self.pipeline.fuse(view_set)
         self._outputs.publish(output_messages(fused))
         latency_s = time.monotonic() - max(view.received_s for view in fused.views)
-        self.stats.record_published(len(fused.hypotheses), latency_s, fused.backend_s)
+        self.stats.record_published(len(fused.hypotheses), latency_s, fused.backend_s, fused.compositing_s)
 
     # --- parameters and diagnostics (executor thread) ---
 
@@ -272,6 +273,7 @@ class FusionNode(LifecycleNode):
                 "num_hypotheses": settings.num_hypotheses,
                 "temperature": settings.temperature,
                 "output_size": settings.output_size,
+                "compositing": pipeline.compositing,
                 "camera_info_received": pipeline.reference_info is not None,
                 "colour_mismatch": "; ".join(
                     f"camera {camera}: {text}" for camera, text in sorted(pipeline.colour_mismatch.items())
@@ -282,6 +284,16 @@ class FusionNode(LifecycleNode):
         array = DiagnosticArray(status=[status])
         array.header.stamp = self.get_clock().now().to_msg()
         self._diagnostics_pub.publish(array)
+
+
+def compositing_line(pipeline: FusionPipeline) -> str:
+    """One log line: whether the outputs keep the cameras' pixels, and why."""
+    backend, wanted = pipeline.backend, pipeline.settings.compositing
+    if not backend.has_visibility:
+        return "compositing off: this model has no visibility head (outputs are its hypotheses everywhere)"
+    source = "the compositing parameter" if wanted is not None else "the model's validation decision"
+    state = "on: views' pixels where they show the scene" if pipeline.compositing else "off"
+    return f"compositing {state} ({source})"
 
 
 def main(args: list[str] | None = None) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValueException
 from rclpy.node import Node
+from rclpy.parameter import Parameter
 
 from fusionvae_ros.params import PARAMETERS, NodeSettings, ParamSpec
 from fusionvae_ros.pipeline import StartupError, one_line
@@ -30,11 +31,14 @@ def declare_parameters(node: Node) -> None:
     StartupError (one line) for an override of the wrong type or out of range."""
     try:
         for spec in PARAMETERS:
-            node.declare_parameter(spec.name, spec.default, descriptor(spec))
+            # a parameter without a default is declared unset but typed (rclpy then rejects other types)
+            value = spec.default if spec.default is not None else Parameter.Type.from_parameter_value(spec.value_type())
+            node.declare_parameter(spec.name, value, descriptor(spec))
     except (InvalidParameterValueException, InvalidParameterTypeException) as error:
         raise StartupError(f"invalid parameter: {one_line(error)}") from None
 
 
 def read_settings(node: Node) -> NodeSettings:
     """The node's declared parameter values as checked settings (SettingsError for unusable values)."""
-    return NodeSettings.from_values({spec.name: node.get_parameter(spec.name).value for spec in PARAMETERS})
+    unset = Parameter("unset", value=None)
+    return NodeSettings.from_values({spec.name: node.get_parameter_or(spec.name, unset).value for spec in PARAMETERS})

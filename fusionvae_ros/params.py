@@ -31,8 +31,9 @@ MODEL_TEMPERATURE = -1.0
 
 @dataclass(frozen=True)
 class ParamSpec:
-    """One parameter: default (which fixes its type), description, optional range and allowed values, and whether
-    it may change at run time (every other parameter is read-only once declared)."""
+    """One parameter: default (which fixes its type; None: declared without a value, of `unset_type`),
+    description, optional range and allowed values, and whether it may change at run time (every other parameter
+    is read-only once declared)."""
 
     name: str
     default: Any
@@ -40,6 +41,12 @@ class ParamSpec:
     limits: tuple[float, float] | None = None
     choices: tuple[str, ...] | None = None
     runtime: bool = False
+    unset_type: type | None = None
+
+    @property
+    def value_type(self) -> type:
+        """The type of the parameter's values."""
+        return self.unset_type or type(self.default)
 
 
 def parameter(
@@ -48,9 +55,17 @@ def parameter(
     limits: tuple[float, float] | None = None,
     choices: tuple[str, ...] | None = None,
     runtime: bool = False,
+    unset_type: type | None = None,
 ) -> Any:
     """A NodeSettings field: its default and, as metadata, the rest of its ParamSpec."""
-    spec = {"default": default, "description": description, "limits": limits, "choices": choices, "runtime": runtime}
+    spec = {
+        "default": default,
+        "description": description,
+        "limits": limits,
+        "choices": choices,
+        "runtime": runtime,
+        "unset_type": unset_type,
+    }
     return field(default_factory=lambda: copy.copy(default), metadata=spec)
 
 
@@ -97,6 +112,15 @@ class NodeSettings:
         "one from its metadata (a shipped model's validation-best)",
         (MODEL_TEMPERATURE, 3.0),
         runtime=True,
+    )
+    compositing: bool | None = parameter(
+        None,
+        "keep what the cameras see: where the model's per-view visibility says a view shows the scene, publish the "
+        "view's pixels (at camera resolution with output_size camera), the hypotheses elsewhere; the uncertainty is "
+        "~0 where a view shows the scene. Unset = the model's validation decision (its metadata); needs a model with "
+        "a visibility head",
+        runtime=True,
+        unset_type=bool,
     )
     backend: str = parameter("onnxruntime", "inference backend", choices=BACKENDS)
     model_path: str = parameter(
@@ -158,6 +182,12 @@ class NodeSettings:
     reset_jump: float = parameter(
         1.0, "a stamp this much (s) older than the newest seen resets the synchroniser", (0.0, 3600.0)
     )
+
+    def compositing_for(self, model_has_visibility: bool, model_compositing: bool) -> bool:
+        """Whether to composite with a model that has (or lacks) a visibility head and recommends (or not)
+        compositing: the parameter where set, else the model's recommendation; never without the head."""
+        wanted = model_compositing if self.compositing is None else self.compositing
+        return model_has_visibility and wanted
 
     @classmethod
     def from_values(cls, values: Mapping[str, Any]) -> NodeSettings:

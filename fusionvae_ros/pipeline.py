@@ -28,6 +28,7 @@ from fusionvae_ros.noise_seed import set_noise_seed
 from fusionvae_ros.output_geometry import OutputGeometry, output_geometry
 from fusionvae_ros.package_files import resolve_model_path
 from fusionvae_ros.params import MODEL_TEMPERATURE, NodeSettings
+from fusionvae_ros.set_compositing import SetOutputs, composite_set
 from fusionvae_ros.sync import View, ViewSet, ViewSynchroniser
 
 if TYPE_CHECKING:  # the core's backends (and with them torch) load only with a model
@@ -123,6 +124,8 @@ class FusedSet:
     geometry: OutputGeometry  # the model's field of view in the camera image and the published size
     reference_info: Any | None  # the reference camera's CameraInfo once known (for fused/camera_info)
     backend_s: float
+    composited: bool = False  # the images keep the views' pixels where they show the scene (then at geometry.size)
+    compositing_s: float = 0.0  # time spent compositing
 
     @property
     def cameras(self) -> tuple[int, ...]:
@@ -135,9 +138,14 @@ class FusedSet:
         return self.views[0].camera_size
 
     def record(self) -> dict[str, str]:
-        """The set's record for fused/set_info: how many hypotheses, K and the cameras."""
+        """The set's record for fused/set_info: how many hypotheses, K, the cameras and whether it is composited."""
         cameras = ",".join(map(str, self.cameras))
-        return {"num_hypotheses": str(len(self.hypotheses)), "k": str(len(self.views)), "cameras": cameras}
+        return {
+            "num_hypotheses": str(len(self.hypotheses)),
+            "k": str(len(self.views)),
+            "cameras": cameras,
+            "compositing": str(self.composited).lower(),
+        }
 
 
 def load_model(settings: NodeSettings) -> tuple[InferenceBackend, Path]:
@@ -198,6 +206,12 @@ class FusionPipeline:
         self.reference_info: Any | None = None  # the reference camera's latest CameraInfo
         self.colour_mismatch: dict[int, str] = {}  # camera -> what the model does with its colours ("none")
 
+    @property
+    def compositing(self) -> bool:
+        """Whether sets are composited now: the `compositing` parameter, else the model's recommendation (needs the
+        model's visibility head)."""
+        return self.settings.compositing_for(self.backend.has_visibility, self.backend.compositing)
+
     def where(self, camera: int) -> str:
         """How log lines name a camera: its index and topic."""
         return f"camera {camera} ({self.settings.camera_topics[camera]})"
@@ -239,7 +253,11 @@ class FusionPipeline:
         settings, size, channels = self.settings, self.backend.image_size, self.backend.channels
         stamp_ns = stamp_nanoseconds(msg.header.stamp)
         self._check_stamp(stamp_ns, now_ns)
-        decoded = decode_view(msg, settings.input_transport, settings.max_image_pixels, size)
+        # compositing at camera resolution keeps the camera's own pixels: no reduced-scale JPEG decode then
+        full_resolution = self.compositing and settings.output_size == "camera"
+        decoded = decode_view(
+            msg, settings.input_transport, settings.max_image_pixels, None if full_resolution else size
+        )
         if camera not in self.colour_mismatch:
             self._check_colours(camera, decoded.encoding)
         warped = self._registration.warp(camera, decoded.pixels, decoded.camera_size)
@@ -257,8 +275,8 @@ class FusionPipeline:
     def fuse(self, view_set: ViewSet) -> FusedSet:
         """Run the backend on a set (noise from the seed parameter and the set's stamp) and place its outputs.
 
-        Compositing plugs in here: with per-view visibility from the backend (``result.visibility``), the views'
-        ``registered`` images are blended with the hypotheses at camera resolution before they are returned.
+        With compositing (and the model's per-view visibility, ``result.visibility``) the views' pixels replace the
+        hypotheses where a view shows the scene, at camera resolution with output_size camera (set_compositing.py).
         """
         settings = self.settings
         views: tuple[PreparedView, ...] = tuple(view.payload for view in view_set.views)
@@ -273,19 +291,27 @@ class FusionPipeline:
             temperature=temperature,
         )
         backend_s = time.perf_counter() - start
+        geometry = output_geometry(
+            views[0].camera_size, self.backend.image_size, settings.resize_mode, settings.output_size
+        )
+        outputs = SetOutputs(result.hypotheses[0], result.mean[0], np.asarray(result.std[0], dtype=np.float32))
+        composited = self.compositing and result.visibility is not None
+        start = time.perf_counter()
+        if composited and result.visibility is not None:
+            outputs = composite_set(views, result.visibility[0], outputs, geometry)
         info = self.reference_info
         return FusedSet(
             views=views,
             stamp_ns=newest.stamp_ns,
             frame_id=settings.output_frame_id or (info.header.frame_id if info else "") or newest.frame_id,
-            hypotheses=result.hypotheses[0],
-            mean=result.mean[0],
-            uncertainty=np.asarray(result.std[0], dtype=np.float32),
-            geometry=output_geometry(
-                views[0].camera_size, self.backend.image_size, settings.resize_mode, settings.output_size
-            ),
+            hypotheses=outputs.hypotheses,
+            mean=outputs.mean,
+            uncertainty=outputs.std,
+            geometry=geometry,
             reference_info=info,
             backend_s=backend_s,
+            composited=composited,
+            compositing_s=time.perf_counter() - start if composited else 0.0,
         )
 
     def _check_stamp(self, stamp_ns: int, now_ns: int) -> None:

@@ -5,7 +5,8 @@ At 2 view sets per second (within what the test model sustains even with both co
 loaded machine made the node drop sets under its latest-wins policy) every set of the bag must come back fused,
 each output with all its hypotheses. Node and process are adapters over one FusionPipeline, so every set they
 formed alike has identical hypotheses, mean, uncertainty and fused/set_info: for raw cameras, JPEG cameras with
-registration homographies, and camera-sized outputs; make-bag drops views, so each bag also holds partial sets.
+registration homographies, camera-sized outputs, and camera-sized outputs composited by a model with a visibility
+head (recommending compositing); make-bag drops views, so each bag also holds partial sets.
 (On a busy machine a view can reach the node after max_wait, so live splits that set in two; such sets are
 reported by score and left out of the comparison.)
 """
@@ -14,10 +15,12 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pytest
 from ros_helpers import format_parameter, node_test_model, unique_domain_id
+from visibility_helpers import trained_visibility_model
 
 from fusionvae_ros.bag.bag_files import CAMERA_TOPICS
 from fusionvae_ros.bag.make_bag import CameraTiming, MakeBagOptions, make_bag
@@ -34,10 +37,16 @@ TIMING = CameraTiming(rate_hz=2.0)
 
 @dataclass(frozen=True)
 class Case:
-    """A bag and the node parameters both runs fuse it with."""
+    """A bag, the node parameters both runs fuse it with and whether the model is one with a learnt visibility head
+    (then composited: the cameras' pixels where they show the scene)."""
 
     bag: MakeBagOptions
     parameters: dict[str, object] = field(default_factory=dict)
+    compositing: bool = False
+
+    def model_path(self) -> Path:
+        """The model both runs load."""
+        return trained_visibility_model().onnx if self.compositing else node_test_model().path
 
 
 SHIFT = [1.0, 0.01, 2.5, -0.01, 1.0, -1.5, 0.0, 0.0, 1.0]  # camera pixels: a small rotation and shift
@@ -51,6 +60,11 @@ CASES = {
         MakeBagOptions(num_sets=10, seed=4, width=64, height=48, timing=TIMING),
         {"output_size": "camera", "resize_mode": "center_crop"},
     ),
+    "composited_camera_size": Case(
+        MakeBagOptions(num_sets=8, seed=5, width=96, height=72, timing=TIMING, compress="jpeg"),
+        {"input_transport": "compressed", "output_size": "camera", "resize_mode": "center_crop"},
+        compositing=True,
+    ),
 }
 
 
@@ -58,15 +72,15 @@ CASES = {
 def runs(request, tmp_path_factory):
     """(case, input bag, live bag, offline bag) of one case; the node's log is in the live bag's folder."""
     case = CASES[request.param]
-    model = node_test_model()
+    model_path = case.model_path()
     folder = tmp_path_factory.mktemp(request.param)
     input_bag, live_bag, offline_bag = folder / "input", folder / "live", folder / "offline"
     make_bag(input_bag, case.bag)
     text = {name: format_parameter(value) for name, value in case.parameters.items()}
-    fuse_live(input_bag, live_bag, model.path, NUM_HYPOTHESES, SEED, unique_domain_id(), folder, parameters=text)
+    fuse_live(input_bag, live_bag, model_path, NUM_HYPOTHESES, SEED, unique_domain_id(), folder, parameters=text)
     settings = node_settings(
         camera_topics=list(CAMERA_TOPICS),
-        model_path=str(model.path),
+        model_path=str(model_path),
         num_hypotheses=NUM_HYPOTHESES,
         seed=SEED,
         **case.parameters,
@@ -119,9 +133,11 @@ def test_process_reproduces_the_live_outputs_for_the_same_seed(runs):
                 "num_hypotheses": str(NUM_HYPOTHESES),
                 "k": str(truth.info.k),
                 "cameras": ",".join(cameras),
+                "compositing": str(case.compositing).lower(),
             }
         )
         compared += 1
     assert compared >= 0.8 * case.bag.num_sets, f"only {compared} of {case.bag.num_sets} sets were formed alike"
     if case.parameters.get("output_size") == "camera":
-        assert {output.mean.shape[:2] for output in offline.values()} == {(48, 48)}, "the camera's centre square"
+        side = min(case.bag.width, case.bag.height)
+        assert {output.mean.shape[:2] for output in offline.values()} == {(side, side)}, "the camera's centre square"

@@ -108,7 +108,8 @@ def test_training_loader_and_node_pipeline_give_the_same_model_input(camera_bag,
     settings = NodeSettings.from_values(
         {"camera_topics": [base_topic], "input_transport": transport, "resize_mode": mode}
     )
-    model = SimpleNamespace(image_size=MODEL_SIZE, channels=channels)  # preparing views needs no weights
+    # preparing views needs no weights (and, without a visibility head, decodes at the model's scale as before)
+    model = SimpleNamespace(image_size=MODEL_SIZE, channels=channels, has_visibility=False, compositing=False)
     pipeline = FusionPipeline(settings, model, lambda reason, detail: pytest.fail(detail), logging.getLogger())
     with InputBag(camera_bag) as bag:
         messages = {message.log_time_ns: bag.decode(message) for message in bag.messages([topic])}

@@ -97,6 +97,23 @@ def test_runtime_parameters_are_applied_after_the_set_and_bad_ones_refused(make_
     assert (settings.num_hypotheses, settings.backend) == (5, "onnxruntime")
 
 
+def test_compositing_is_unset_by_default_and_follows_a_set_value(make_node):
+    node = make_node(managed=False)
+    pipeline = node.pipeline
+    assert pipeline.settings.compositing is None
+    assert pipeline.compositing == (pipeline.backend.has_visibility and pipeline.backend.compositing)
+    (result,) = node.set_parameters([Parameter("compositing", value=True)])
+    assert result.successful and pipeline.settings.compositing is True
+    assert pipeline.compositing == pipeline.backend.has_visibility, "never without a visibility head"
+    (wrong,) = node.set_parameters([Parameter("compositing", value="yes")])
+    assert not wrong.successful and pipeline.settings.compositing is True
+
+
+def test_compositing_set_at_start_overrides_the_model(make_node):
+    node = make_node(managed=False, compositing=False)
+    assert node.pipeline.settings.compositing is False and not node.pipeline.compositing
+
+
 def test_camera_qos_follows_the_parameters_and_the_ros_overrides(make_node):
     node = make_node(managed=False, input_reliability="reliable", **{"qos_overrides./cam1/image.subscription.depth": 7})
     qos = {sub.topic: sub.qos_profile for sub in node.subscriptions}

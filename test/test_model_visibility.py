@@ -7,23 +7,13 @@ import numpy as np
 import pytest
 import torch
 from inference_helpers import assert_onnx_matches_torch, exported_model, window_views
+from visibility_helpers import trained_visibility_model, windowed_batch
 
 from fusionvae_core import FusionVAE, ModelConfig
 from fusionvae_core.baselines import build_baseline
 from fusionvae_core.baselines.config import BaselineConfig
+from fusionvae_core.export import export_checkpoint
 from fusionvae_core.inference import load_backend
-
-
-def windowed_batch(batch: int, count: int, size: int, seed: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Views [B,K,1,H,W] black outside one random window each, targets [B,1,H,W] never black, window labels."""
-    generator = torch.Generator().manual_seed(seed)
-    target = 0.3 + 0.7 * torch.rand(batch, 1, size, size, generator=generator)
-    labels = torch.zeros(batch, count, size, size)
-    for b in range(batch):
-        for k in range(count):
-            top, left = torch.randint(0, size // 2, (2,), generator=generator).tolist()
-            labels[b, k, top : top + size // 2, left : left + size // 2] = 1.0
-    return target.unsqueeze(1) * labels.unsqueeze(2), target, labels
 
 
 def test_labels_add_the_weighted_bce_to_the_loss() -> None:
@@ -54,18 +44,10 @@ def test_visibility_follows_the_views_when_they_are_reordered() -> None:
 
 
 def test_the_head_learns_window_labels() -> None:
-    torch.manual_seed(2)
-    model = FusionVAE(ModelConfig.preset("tiny", visibility_head=True))
-    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
-    for step in range(150):
-        views, target, labels = windowed_batch(8, 1 + step % 3, 16, seed=100 + step)
-        loss = model(views, target, progress=1.0, visibility=labels).loss
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
+    model = trained_visibility_model().model
     views, _, labels = windowed_batch(16, 3, 16, seed=7)
     with torch.no_grad():
-        predicted = model.eval().predict_visibility(views) >= 0.5
+        predicted = model.predict_visibility(views) >= 0.5
     truth = labels.bool()
     iou = float((predicted & truth).sum() / (predicted | truth).sum())
     assert iou > 0.9, iou
@@ -103,3 +85,11 @@ def test_a_model_without_the_head_exports_and_serves_as_before() -> None:
     backend = load_backend(exported_model("tiny", visibility_head=False).onnx)
     result = backend.infer(window_views(1, 2, 16, 1, seed=0), num_samples=2, seed=0)
     assert result.visibility is None and not backend.has_visibility and not backend.compositing
+
+
+def test_the_compositing_recommendation_travels_from_checkpoint_to_every_backend(tmp_path) -> None:
+    trained = trained_visibility_model()
+    reexported = export_checkpoint(trained.checkpoint, tmp_path / "model.onnx").path
+    for path, backend in ((trained.onnx, "onnxruntime"), (reexported, "onnxruntime"), (trained.checkpoint, "torch")):
+        loaded = load_backend(path, backend=backend)
+        assert loaded.has_visibility and loaded.compositing, (path, backend)

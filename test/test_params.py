@@ -28,13 +28,16 @@ def yaml_parameters() -> dict:
 
 
 def test_config_file_lists_every_parameter_with_the_code_default():
-    assert yaml_parameters() == {spec.name: spec.default for spec in PARAMETERS}
+    assert yaml_parameters() == {spec.name: spec.default for spec in PARAMETERS if spec.default is not None}
+    unset = [spec.name for spec in PARAMETERS if spec.default is None]
+    assert unset == ["compositing"]
+    assert all(f"# {name}: " in CONFIG.read_text() for name in unset), "unset parameters are shown commented out"
 
 
 def test_the_table_is_the_settings_class():
     assert [spec.name for spec in PARAMETERS] == [entry.name for entry in dataclasses.fields(NodeSettings)]
     assert NodeSettings() == NodeSettings.from_values({}), "the defaults are valid settings"
-    assert RUNTIME_PARAMETERS == ("slop", "max_wait", "num_hypotheses", "temperature")
+    assert RUNTIME_PARAMETERS == ("slop", "max_wait", "num_hypotheses", "temperature", "compositing")
 
 
 def test_defaults_are_not_shared_between_settings():

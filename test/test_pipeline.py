@@ -32,13 +32,16 @@ class StandInBackend:
 
     image_size: int = SIZE
     channels: int = 1
+    has_visibility: bool = False  # an old model: no visibility head, no compositing
+    compositing: bool = False
     calls: list[dict] = field(default_factory=list)
 
     def infer(self, views: np.ndarray, num_samples: int, seed: int | None, temperature: float | None):
         self.calls.append({"views": views, "num_samples": num_samples, "seed": seed, "temperature": temperature})
         batch, _, height, width, channels = views.shape
         hypotheses = np.full((batch, num_samples, height, width, channels), 7, np.uint8)
-        return SimpleNamespace(hypotheses=hypotheses, mean=hypotheses[:, 0], std=np.zeros((batch, height, width)))
+        std = np.zeros((batch, height, width))
+        return SimpleNamespace(hypotheses=hypotheses, mean=hypotheses[:, 0], std=std, visibility=None)
 
 
 def image(stamp_ns: int, pixels: np.ndarray, frame_id: str = "") -> object:
@@ -160,7 +163,7 @@ def test_fused_set_carries_stamp_frame_geometry_record_and_the_views():
         (20, 12),
     )
     assert fused.geometry.size == (20, 12) and fused.hypotheses.shape == (3, SIZE, SIZE, 1)
-    assert fused.record() == {"num_hypotheses": "3", "k": "2", "cameras": "0,1"}
+    assert fused.record() == {"num_hypotheses": "3", "k": "2", "cameras": "0,1", "compositing": "false"}
     assert [view.registered.shape for view in fused.views] == [(12, 20, 1)] * 2, "full-resolution views kept"
     pipeline.reference_info = SimpleNamespace(header=Header(frame_id="cam0_info_frame"))
     assert pipeline.fuse(view_set).frame_id == "cam0_info_frame", "the reference camera_info's frame wins"

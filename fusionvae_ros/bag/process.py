@@ -119,6 +119,7 @@ NODE_OPTIONS = {
     "resize_mode": "resize_mode",
     "output_frame_id": "output_frame_id",
     "output_size": "output_size",
+    "compositing": "compositing",
 }
 
 
@@ -143,12 +144,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     for option, name in NODE_OPTIONS.items():
         spec = SPECS[name]
         node_default = f"'{spec.default}'" if isinstance(spec.default, str) else spec.default
+        node_default = "unset" if spec.default is None else node_default
+        boolean = spec.value_type is bool
         parser.add_argument(
             "--" + option.replace("_", "-"),
-            type=type(spec.default),
-            choices=spec.choices,
+            type=parse_boolean if boolean else spec.value_type,
+            choices=(True, False) if boolean else spec.choices,
+            metavar="{true,false}" if boolean else None,
             help=f"node parameter {name}: {spec.description} (default: {node_default})",
         )
+
+
+def parse_boolean(text: str) -> bool:
+    """argparse type of boolean node parameters: true / false, as in a params file."""
+    lowered = text.lower()
+    if lowered not in ("true", "false"):
+        raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+    return lowered == "true"
 
 
 def run(args: argparse.Namespace) -> int:
