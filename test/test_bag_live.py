@@ -119,6 +119,7 @@ def test_process_reproduces_the_live_outputs_for_the_same_seed(runs):
                 "num_hypotheses": str(NUM_HYPOTHESES),
                 "k": str(truth.info.k),
                 "cameras": ",".join(cameras),
+                "stamps": ",".join(str(stamp) for _, stamp in sorted(truth.info.view_stamps_ns.items())),
             }
         )
         compared += 1

@@ -59,7 +59,12 @@ def test_every_message_of_a_set_shares_its_stamp_and_frame_in_publishing_order()
             "table",
         )
     (status,) = messages.set_info.status
-    assert {item.key: item.value for item in status.values} == {"num_hypotheses": "2", "k": "2", "cameras": "0,2"}
+    assert {item.key: item.value for item in status.values} == {
+        "num_hypotheses": "2",
+        "k": "2",
+        "cameras": "0,2",
+        "stamps": f"{STAMP_NS},{STAMP_NS}",
+    }
     assert status.message == "2 hypotheses from cameras 0,2"
     assert [(msg.encoding, msg.width, msg.height) for msg in messages.hypotheses] == [("mono8", 16, 16)] * 2
     assert (messages.uncertainty.encoding, messages.camera_info) == ("32FC1", None)
