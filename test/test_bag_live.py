@@ -17,13 +17,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pytest
-from ros_helpers import format_parameter, node_test_model, unique_domain_id
+from ros_helpers import fuse_live_and_offline
 
 from fusionvae_ros.bag.bag_files import CAMERA_TOPICS
 from fusionvae_ros.bag.make_bag import CameraTiming, MakeBagOptions, make_bag
-from fusionvae_ros.bag.process import node_settings, process_bag
 from fusionvae_ros.bag.score import load_ground_truth, load_outputs, match_outputs, score_bags
-from fusionvae_ros.demo import fuse_live
 
 pytestmark = pytest.mark.ros
 
@@ -58,21 +56,11 @@ CASES = {
 def runs(request, tmp_path_factory):
     """(case, input bag, live bag, offline bag) of one case; the node's log is in the live bag's folder."""
     case = CASES[request.param]
-    model = node_test_model()
     folder = tmp_path_factory.mktemp(request.param)
-    input_bag, live_bag, offline_bag = folder / "input", folder / "live", folder / "offline"
-    make_bag(input_bag, case.bag)
-    text = {name: format_parameter(value) for name, value in case.parameters.items()}
-    fuse_live(input_bag, live_bag, model.path, NUM_HYPOTHESES, SEED, unique_domain_id(), folder, parameters=text)
-    settings = node_settings(
-        camera_topics=list(CAMERA_TOPICS),
-        model_path=str(model.path),
-        num_hypotheses=NUM_HYPOTHESES,
-        seed=SEED,
-        **case.parameters,
-    )
-    process_bag(str(input_bag), str(offline_bag), settings)
-    return case, input_bag, live_bag, offline_bag
+    make_bag(folder / "input", case.bag)
+    parameters = {"camera_topics": list(CAMERA_TOPICS), **case.parameters}
+    live_bag, offline_bag = fuse_live_and_offline(folder / "input", folder, parameters, NUM_HYPOTHESES, SEED)
+    return case, folder / "input", live_bag, offline_bag
 
 
 def test_replayed_bag_loses_no_set(runs):

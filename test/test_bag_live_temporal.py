@@ -16,14 +16,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pytest
-from ros_helpers import format_parameter, node_test_model, unique_domain_id
+from ros_helpers import fuse_live_and_offline
 
 from fusionvae_core.data import build_dataset
 from fusionvae_ros.bag.bag_files import CAMERA_TOPICS
 from fusionvae_ros.bag.make_bag import CameraTiming, SequenceBagOptions, make_sequence_bag
-from fusionvae_ros.bag.process import node_settings, process_bag
 from fusionvae_ros.bag.score import FusedOutput, load_ground_truth, load_outputs
-from fusionvae_ros.demo import fuse_live
 
 pytestmark = pytest.mark.ros
 
@@ -55,29 +53,12 @@ CASES = {
 def runs(request, tmp_path_factory):
     """(case, input bag, live outputs, offline outputs) of one case; the node's log is in the case's folder."""
     case = CASES[request.param]
-    model = node_test_model()
     folder = tmp_path_factory.mktemp(request.param)
-    input_bag, live_bag, offline_bag = folder / "input", folder / "live", folder / "offline"
     digits = build_dataset("fusion_mnist", "test", None, seed=0)
-    make_sequence_bag(input_bag, [digits[index] for index in range(NUM_SEQUENCES)], case.bag)
+    make_sequence_bag(folder / "input", [digits[index] for index in range(NUM_SEQUENCES)], case.bag)
     parameters = {"view_source": "temporal", "camera_topics": [CAMERA_TOPICS[0]], **case.parameters}
-    settings = node_settings(model_path=str(model.path), num_hypotheses=NUM_HYPOTHESES, seed=SEED, **parameters)
-    process_bag(str(input_bag), str(offline_bag), settings)
-    offline, _ = load_outputs(str(offline_bag))
-    text = {name: format_parameter(value) for name, value in parameters.items()}
-    fuse_live(
-        input_bag,
-        live_bag,
-        model.path,
-        NUM_HYPOTHESES,
-        SEED,
-        unique_domain_id(),
-        folder,
-        parameters=text,
-        expect_sets=len(offline),
-    )
-    live, _ = load_outputs(str(live_bag))
-    return request.param, input_bag, live, offline
+    live_bag, offline_bag = fuse_live_and_offline(folder / "input", folder, parameters, NUM_HYPOTHESES, SEED)
+    return request.param, folder / "input", load_outputs(str(live_bag))[0], load_outputs(str(offline_bag))[0]
 
 
 def frames_fused(output: FusedOutput) -> list[int]:
