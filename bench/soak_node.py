@@ -26,7 +26,10 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -54,8 +57,64 @@ def rss_mb(pid: int) -> float:
     raise RuntimeError(f"no VmRSS for process {pid}")
 
 
+@dataclass(frozen=True)
+class Soak:
+    """What a soak measured: each chunk's result, the node's RSS after each chunk (MiB), whether it was alive at the
+    end, its last /diagnostics report and the seconds it all took."""
+
+    results: list[Any]
+    rss: list[float]
+    alive: bool
+    report: dict[str, str]
+    elapsed: float
+
+
+def run_chunks(
+    parameters: dict[str, object],
+    camera_topics: list[str],
+    log_dir: Path,
+    chunks: int,
+    chunk: Callable[[RosHarness], tuple[Any, str]],
+) -> Soak:
+    """The node on ``parameters`` fed ``chunks`` times by ``chunk`` (its result and a line to print), the node's RSS
+    read after each."""
+    results: list[Any] = []
+    rss: list[float] = []
+    started = time.monotonic()
+    with running_node(parameters, log_dir, camera_topics) as (node, harness):
+        pid = node.process.pid
+        print(f"node RSS before the first frame: {rss_mb(pid):.1f} MiB", flush=True)
+        for index in range(chunks):
+            result, line = chunk(harness)
+            results.append(result)
+            rss.append(rss_mb(pid))
+            print(f"chunk {index + 1}/{chunks}: {line}, node RSS {rss[-1]:.1f} MiB", flush=True)
+        report = harness.diagnostics_after(time.monotonic())
+        alive = node.alive()
+    return Soak(results, rss, alive, report, time.monotonic() - started)
+
+
+def print_health(soak: Soak) -> None:
+    """Load, whether the node survived, and its memory growth from the first chunk (warm) to the end."""
+    growth = soak.rss[-1] - soak.rss[0]
+    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    print(f"node alive at the end: {'yes' if soak.alive else 'NO'}")
+    print(
+        f"node RSS after the first chunk (warm) {soak.rss[0]:.1f} MiB, at the end {soak.rss[-1]:.1f} MiB: growth "
+        f"{growth:+.1f} MiB = {growth / soak.rss[0]:+.1%} over {len(soak.rss) - 1} more chunks"
+    )
+
+
+def percentiles_ms(latencies: list[float]) -> tuple[float, float]:
+    """p50 and p99 of latencies in seconds, in ms (NaN without any)."""
+    if not latencies:
+        return float("nan"), float("nan")
+    p50, p99 = np.percentile(np.asarray(latencies) * 1e3, [50, 99])
+    return float(p50), float(p99)
+
+
 def soak(args: argparse.Namespace, model: Path, log_dir: Path) -> int:
-    """Run the chunks; print RSS per chunk and the summary; 0 if the node is still alive at the end."""
+    """Three cameras (module doc); 0 if the node is still alive at the end."""
     size = tuple(int(value) for value in args.size.split("x"))
     parameters = {
         "camera_topics": CAMERAS,
@@ -66,41 +125,28 @@ def soak(args: argparse.Namespace, model: Path, log_dir: Path) -> int:
         "max_wait": 0.5,  # large frames can trail each other on loopback DDS: keep sets complete
         "diagnostics_period": 1.0,
     }
-    chunks = max(2, round(args.duration / args.chunk))
     sets_per_chunk = round(args.chunk * args.rate)
-    latencies: list[float] = []
-    sent = lost = 0
-    rss: list[float] = []
-    started = time.monotonic()
-    with running_node(parameters, log_dir, CAMERAS) as (node, harness):
-        pid = node.process.pid
-        print(f"node RSS before the first frame: {rss_mb(pid):.1f} MiB", flush=True)
-        for chunk in range(chunks):
-            chunk_latencies, chunk_lost = run_at_rate(harness, size, args.rate, sets_per_chunk)
-            latencies += chunk_latencies
-            sent += sets_per_chunk
-            lost += chunk_lost
-            rss.append(rss_mb(pid))
-            p50 = np.median(chunk_latencies) * 1e3 if chunk_latencies else float("nan")
-            print(
-                f"chunk {chunk + 1}/{chunks}: {sets_per_chunk - chunk_lost}/{sets_per_chunk} sets fused, "
-                f"p50 {p50:.1f} ms, node RSS {rss[-1]:.1f} MiB",
-                flush=True,
-            )
-        alive = node.alive()
-    elapsed = time.monotonic() - started
-    p50, p99 = np.percentile(np.asarray(latencies) * 1e3, [50, 99]) if latencies else (float("nan"),) * 2
-    growth = rss[-1] - rss[0]
-    print(f"\n== soak: 3 cameras {args.size} rgb8 at {args.rate:g} Hz, {elapsed:.0f} s, model {model.name} ==")
-    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
-    print(f"node alive at the end: {'yes' if alive else 'NO'}")
+
+    def chunk(harness: RosHarness) -> tuple[tuple[list[float], int], str]:
+        latencies, lost = run_at_rate(harness, size, args.rate, sets_per_chunk)
+        p50, _ = percentiles_ms(latencies)
+        return (latencies, lost), f"{sets_per_chunk - lost}/{sets_per_chunk} sets fused, p50 {p50:.1f} ms"
+
+    result = run_chunks(parameters, CAMERAS, log_dir, chunk_count(args), chunk)
+    latencies = [latency for chunk_latencies, _ in result.results for latency in chunk_latencies]
+    sent = sets_per_chunk * len(result.results)
+    lost = sum(chunk_lost for _, chunk_lost in result.results)
+    p50, p99 = percentiles_ms(latencies)
+    print(f"\n== soak: 3 cameras {args.size} rgb8 at {args.rate:g} Hz, {result.elapsed:.0f} s, model {model.name} ==")
     print(f"sets fused / sent: {sent - lost} / {sent} = {(sent - lost) / sent:.3f}")
     print(f"latency last view published -> last hypothesis received: p50 {p50:.1f} ms, p99 {p99:.1f} ms")
-    print(
-        f"node RSS after the first chunk (warm) {rss[0]:.1f} MiB, at the end {rss[-1]:.1f} MiB: growth "
-        f"{growth:+.1f} MiB = {growth / rss[0]:+.1%} over {chunks - 1} more chunks"
-    )
-    return 0 if alive else 1
+    print_health(result)
+    return 0 if result.alive else 1
+
+
+def chunk_count(args: argparse.Namespace) -> int:
+    """How many chunks of --chunk seconds make --duration (at least 2: one to warm up, one to compare)."""
+    return max(2, round(args.duration / args.chunk))
 
 
 GOAL_RATE_HZ, GOAL_P99_MS = 10.0, 100.0  # the temporal source's goals on 2 cores (issue 24)
@@ -131,7 +177,7 @@ def run_temporal_chunk(
 
 
 def soak_temporal(args: argparse.Namespace, model: Path, log_dir: Path) -> int:
-    """The temporal soak (module doc); 0 if the node is still alive at the end."""
+    """One camera, view_source temporal (module doc); 0 if the node is still alive at the end."""
     size = tuple(int(value) for value in args.size.split("x"))
     camera = CAMERAS[:1]
     parameters = {
@@ -144,45 +190,29 @@ def soak_temporal(args: argparse.Namespace, model: Path, log_dir: Path) -> int:
         "max_image_pixels": 4096 * 4096,
         "diagnostics_period": 0.5,
     }
-    chunks = max(2, round(args.duration / args.chunk))
     frames_per_chunk = round(args.chunk * args.rate)
-    latencies: list[float] = []
-    rates: list[float] = []
-    backlogs: list[int] = []
-    rss: list[float] = []
-    started = time.monotonic()
-    with running_node(parameters, log_dir, camera) as (node, harness):
-        pid = node.process.pid
-        print(f"node RSS before the first frame: {rss_mb(pid):.1f} MiB", flush=True)
-        for chunk in range(chunks):
-            chunk_latencies, rate, backlog = run_temporal_chunk(
-                harness, size, args.rate, frames_per_chunk, args.transport
-            )
-            latencies += chunk_latencies
-            rates.append(rate)
-            backlogs.append(backlog)
-            rss.append(rss_mb(pid))
-            p50, p99 = np.percentile(np.asarray(chunk_latencies) * 1e3, [50, 99]) if chunk_latencies else (np.nan,) * 2
-            print(
-                f"chunk {chunk + 1}/{chunks}: {len(chunk_latencies)} sets fused from {frames_per_chunk} frames "
-                f"= {rate:.1f} Hz, p50 {p50:.1f} ms, p99 {p99:.1f} ms, backlog {backlog} frames, "
-                f"node RSS {rss[-1]:.1f} MiB",
-                flush=True,
-            )
-        report = harness.diagnostics_after(time.monotonic())
-        alive = node.alive()
-    elapsed = time.monotonic() - started
-    p50, p99 = np.percentile(np.asarray(latencies) * 1e3, [50, 99]) if latencies else (np.nan,) * 2
-    growth = rss[-1] - rss[0]
+
+    def chunk(harness: RosHarness) -> tuple[tuple[list[float], float, int], str]:
+        latencies, rate, backlog = run_temporal_chunk(harness, size, args.rate, frames_per_chunk, args.transport)
+        p50, p99 = percentiles_ms(latencies)
+        line = (
+            f"{len(latencies)} sets fused from {frames_per_chunk} frames = {rate:.1f} Hz, p50 {p50:.1f} ms, "
+            f"p99 {p99:.1f} ms, backlog {backlog} frames"
+        )
+        return (latencies, rate, backlog), line
+
+    result = run_chunks(parameters, camera, log_dir, chunk_count(args), chunk)
+    latencies = [latency for chunk_latencies, _, _ in result.results for latency in chunk_latencies]
+    rates = [rate for _, rate, _ in result.results]
+    backlog = max(backlog for _, _, backlog in result.results)
+    p50, p99 = percentiles_ms(latencies)
+    report = result.report
     kind = "JPEG CompressedImage" if args.transport == "compressed" else "rgb8"
     drops = {key: value for key, value in report.items() if key.startswith("drops_") and key != "drops_total"}
     print(
-        f"\n== soak, view_source temporal: 1 camera {args.size} {kind} at {args.rate:g} Hz, {elapsed:.0f} s, model ",
-        end="",
+        f"\n== soak, view_source temporal: 1 camera {args.size} {kind} at {args.rate:g} Hz, {result.elapsed:.0f} s, "
+        f"model {model.parent.name}/{model.name} =="
     )
-    print(f"{model.parent.name}/{model.name} ==")
-    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
-    print(f"node alive at the end: {'yes' if alive else 'NO'}")
     print(
         f"fused sets per second: mean {np.mean(rates):.2f} Hz, lowest chunk {min(rates):.2f} Hz "
         f"(goal >= {GOAL_RATE_HZ:g} Hz sustained: {'met' if min(rates) >= GOAL_RATE_HZ else 'NOT met'})"
@@ -191,9 +221,7 @@ def soak_temporal(args: argparse.Namespace, model: Path, log_dir: Path) -> int:
         f"latency fused frame published -> last hypothesis received: p50 {p50:.1f} ms, p99 {p99:.1f} ms "
         f"(goal p99 <= {GOAL_P99_MS:g} ms: {'met' if p99 <= GOAL_P99_MS else 'NOT met'})"
     )
-    print(
-        f"backlog (frames not yet received 0.5 s after a chunk's last): max {max(backlogs)}; drops: {drops or 'none'}"
-    )
+    print(f"backlog (frames not yet received 0.5 s after a chunk's last): max {backlog}; drops: {drops or 'none'}")
     sets_by_k = ", ".join(f"K={k}: {report.get(f'sets_k{k}')}" for k in (1, 2, 3))
     print(f"node: frames received {report.get('views_received_cam0')}, sets {sets_by_k}")
     print(
@@ -201,11 +229,8 @@ def soak_temporal(args: argparse.Namespace, model: Path, log_dir: Path) -> int:
         f"{report.get('backend_ms_p99')} ms; in the node besides it (frame received -> outputs published) p50 "
         f"{report.get('overhead_ms_p50')} ms"
     )
-    print(
-        f"node RSS after the first chunk (warm) {rss[0]:.1f} MiB, at the end {rss[-1]:.1f} MiB: growth "
-        f"{growth:+.1f} MiB = {growth / rss[0]:+.1%} over {chunks - 1} more chunks"
-    )
-    return 0 if alive else 1
+    print_health(result)
+    return 0 if result.alive else 1
 
 
 def parse_args() -> argparse.Namespace:
