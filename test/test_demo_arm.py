@@ -11,11 +11,12 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from ros_helpers import run_demo, unique_domain_id
+from ros_helpers import node_test_model, run_demo, unique_domain_id
 
+from fusionvae_ros.bag.__main__ import main as bag_main
 from fusionvae_ros.bag.bag_files import CAMERA_TOPICS, GROUND_TRUTH_TOPIC
 from fusionvae_ros.bag.make_bag import CameraTiming, SequenceBagOptions, make_sequence_bag
-from fusionvae_ros.bag.score import load_ground_truth
+from fusionvae_ros.bag.score import load_ground_truth, load_outputs
 
 RATE_HZ, PAUSE_S = 5.0, 1.5
 
@@ -38,6 +39,19 @@ def test_a_sequence_bag_streams_each_sequence_then_pauses(tmp_path: Path) -> Non
     assert np.allclose(gaps_s[[0, 1, 3]], 1 / RATE_HZ, atol=0.005) and gaps_s[2] == pytest.approx(PAUSE_S, abs=0.005)
     expected = np.rint(sequence(3, 0).views[1].numpy().transpose(1, 2, 0) * 255).astype(np.uint8)
     np.testing.assert_array_equal(sets[1].views[CAMERA_TOPICS[0]], expected)
+
+
+def test_process_fuses_a_one_camera_bag_with_the_temporal_options(tmp_path: Path, capsys) -> None:
+    options = SequenceBagOptions(CameraTiming(rate_hz=RATE_HZ, drop_prob=0.0), pause_s=PAUSE_S)
+    make_sequence_bag(tmp_path / "bag", [sequence(4, 0), sequence(2, 1)], options)
+    model = str(node_test_model().path)
+    common = [str(tmp_path / "bag"), "--model", model, "--view-source", "temporal", "--num-hypotheses", "1"]
+    assert bag_main(["process", *common, "-o", str(tmp_path / "every"), "--fusion-rate", "0"]) == 0
+    assert "6 fused sets (K=1: 2, K=2: 2, K=3: 2)" in capsys.readouterr().out
+    assert bag_main(["process", *common, "-o", str(tmp_path / "two"), "--temporal-max-frames", "2"]) == 0
+    assert "K=1: 2, K=2: 4" in capsys.readouterr().out, "at most two frames in the buffer"
+    outputs, _ = load_outputs(str(tmp_path / "two"))
+    assert all(output.set_info["stamps"].split(",")[0] == str(stamp) for stamp, output in outputs.items())
 
 
 @pytest.mark.ros
