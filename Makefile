@@ -50,7 +50,7 @@ demo: venv
 	$(PY) -m fusionvae_ros.demo
 
 # Each benchmark's output goes to results/bench_<name>.txt, headed by the command, date and hardware.
-BENCHES := model_throughput inference node_latency fuzz_node soak_node data_loader render
+BENCHES := model_throughput inference node_latency fuzz_node soak_node data_loader render frame_selection
 bench: venv
 	@mkdir -p results
 	@for b in $(BENCHES); do \

@@ -9,11 +9,17 @@ in ``--output-dir`` (default demo_output/).
 ``--model tabletop`` runs the same loop in colour with the FusionTabletop model (models/fusion_tabletop): the bag
 holds rendered test scenes at camera size (640x480 by default, ``--scenes tabletop`` with any RGB 64x64 model)
 and the node centre-crops and resizes them to the model's size.
+
+``--scenes arm`` is the one-camera case: a fixed 640x480 camera watching a robot arm move over the table
+(fusion_tabletop_arm test sequences, demo_arm.py), fused by the node with ``view_source: temporal`` (the FusionTabletop
+model unless ``--model`` names another RGB 64x64 one), scored per fused K against the clean renders next to the
+newest frame and the median of the fused frames, and drawn as fused frames | hypotheses | mean | uncertainty | target.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import subprocess
@@ -23,8 +29,10 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
+from fusionvae_core.data.errors import DatasetError
+from fusionvae_ros import demo_arm
 from fusionvae_ros.bag.bag_files import CAMERA_TOPICS, FUSED_TOPICS, SET_INFO_TOPIC, BagError, InputBag, bag_cameras
-from fusionvae_ros.bag.grid import write_grid
+from fusionvae_ros.bag.grid import camera_rows, write_grid
 from fusionvae_ros.bag.help_format import DefaultsHelpFormatter
 from fusionvae_ros.bag.make_bag import CameraTiming, MakeBagOptions, ViewSets, make_bag
 from fusionvae_ros.bag.score import build_report, load_ground_truth, load_outputs, match_outputs
@@ -41,6 +49,10 @@ MAX_DOMAIN_ID = 232  # the largest ROS_DOMAIN_ID rmw accepts
 TABLETOP = "tabletop"  # --model value selecting the FusionTabletop demo
 TABLETOP_MODEL = Path("models") / "fusion_tabletop" / "model.onnx"
 TABLETOP_CAMERA_SIZE = (640, 480)
+ARM = "arm"  # --scenes value selecting the one-camera arm demo
+ARM_DEFAULTS = {"num_sets": 6, "rate": 10.0}  # sequences (8 frames each) and frames per second
+CAMERA_DEFAULTS = {"num_sets": 40, "rate": 10.0}  # view sets and sets per second
+ARM_PICTURE_ROWS = 4
 
 
 class DemoError(RuntimeError):
@@ -107,13 +119,18 @@ def ros_environment(domain_id: int, publishes_images: bool = False) -> dict[str,
 
 
 def node_command(
-    model: Path, num_hypotheses: int, seed: int, resize_mode: str, parameters: dict[str, str] | None = None
+    model: Path,
+    num_hypotheses: int,
+    seed: int,
+    resize_mode: str,
+    camera_topics: list[str],
+    parameters: dict[str, str] | None = None,
 ) -> list[str]:
-    """The fusion node on the demo cameras, with sim time (the replayed /clock), a reproducible seed and further
-    ``parameters`` (name -> value as --ros-args text)."""
+    """The fusion node on the demo's ``camera_topics``, with sim time (the replayed /clock), a reproducible seed and
+    further ``parameters`` (name -> value as --ros-args text)."""
     parameters = {
         "resize_mode": resize_mode,
-        "camera_topics": "[" + ",".join(CAMERA_TOPICS) + "]",
+        "camera_topics": "[" + ",".join(camera_topics) + "]",
         "model_path": str(model),
         "num_hypotheses": str(num_hypotheses),
         "seed": str(seed),
@@ -136,25 +153,26 @@ def fuse_live(
     log_dir: Path,
     resize_mode: str = "resize",
     parameters: dict[str, str] | None = None,
+    expect_sets: int | None = None,
 ) -> None:
     """Replay ``input_bag`` into a live fusion node (further node ``parameters`` as --ros-args text) and record its
-    outputs (and the camera views) to ``fused_bag``. Raw or compressed cameras: whichever the bag holds.
+    outputs (and the camera views) to ``fused_bag``. Raw or compressed cameras, as many as the bag holds.
 
     The node and the recorder run as subprocesses (logs: node.log, record.log in ``log_dir``); the recorder stops
-    once every set of the bag has been fused, or a few seconds after the replay ended.
+    once ``expect_sets`` sets were fused (default: every set of the bag), or a few seconds after the replay ended.
     """
     with InputBag(input_bag) as bag:
         num_sets, duration_s = bag.counts.get(SET_INFO_TOPIC, 0), bag.duration_ns / 1e9
-        transport, _ = bag_cameras(bag, None)
-    camera_topics = [transport_topic(topic, transport) for topic in CAMERA_TOPICS]
+        transport, cameras = bag_cameras(bag, None)
+    camera_topics = [transport_topic(topic, transport) for topic in cameras]
     env = ros_environment(domain_id)
     bag_cli = [sys.executable, "-m", "fusionvae_ros.bag"]
     node_log, record_log = log_dir / "node.log", log_dir / "record.log"
     record_command = [*bag_cli, "record", "-o", str(fused_bag), "--overwrite", "--topics", *FUSED_TOPICS]
-    record_command += [*camera_topics, "--expect-sets", str(num_sets)]
+    record_command += [*camera_topics, "--expect-sets", str(expect_sets or num_sets)]
     with ExitStack() as stack:
         parameters = {"input_transport": transport, **(parameters or {})}
-        node_cli = node_command(model, num_hypotheses, seed, resize_mode, parameters)
+        node_cli = node_command(model, num_hypotheses, seed, resize_mode, cameras, parameters)
         node = stack.enter_context(child(node_cli, node_log, env))
         recorder = stack.enter_context(child(record_command, record_log, env))
         wait_for(
@@ -188,6 +206,10 @@ def run_demo(model: Path, args: argparse.Namespace) -> None:
     input_bag, fused_bag = out / "input_bag", out / "fused_bag"
     for previous in (out / SCORE_FILE, out / GRID_FILE):  # an earlier run's results must not pass for this run's
         previous.unlink(missing_ok=True)
+    if args.scenes == ARM:
+        run_arm_demo(model, args, out, input_bag, fused_bag)
+        print(f"demo: done in {time.monotonic() - started:.1f} s (bags, logs and picture in {out}/)", flush=True)
+        return
     timing = CameraTiming(rate_hz=args.rate)
     if args.scenes == TABLETOP:
         width, height = args.width or TABLETOP_CAMERA_SIZE[0], args.height or TABLETOP_CAMERA_SIZE[1]
@@ -207,6 +229,39 @@ def run_demo(model: Path, args: argparse.Namespace) -> None:
     print(f"demo: recorded the node's outputs to {fused_bag} after {time.monotonic() - started:.1f} s", flush=True)
     report_and_picture(input_bag, fused_bag, out, resize_mode)
     print(f"demo: done in {time.monotonic() - started:.1f} s (bags, logs and picture in {out}/)", flush=True)
+
+
+def run_arm_demo(model: Path, args: argparse.Namespace, out: Path, input_bag: Path, fused_bag: Path) -> None:
+    """The one-camera demo (``--scenes arm``, demo_arm.py): render, bag, live node in temporal mode, score, picture."""
+    width, height = args.width or TABLETOP_CAMERA_SIZE[0], args.height or TABLETOP_CAMERA_SIZE[1]
+    print(f"demo: rendering {args.num_sets} arm sequences of {args.frames} frames at {width}x{height}", flush=True)
+    try:
+        sequences = demo_arm.arm_sequences(args.num_sets, width, height, args.frames, args.seed)
+        summary = demo_arm.write_arm_bag(input_bag, sequences, args.rate, args.seed)
+    except DatasetError as error:
+        raise DemoError(str(error)) from None
+    print(f"demo: {summary.describe()}", flush=True)
+    print(f"demo: fusion_node (view_source temporal) with {model} (ROS_DOMAIN_ID={args.domain_id})", flush=True)
+    parameters = {"view_source": "temporal", "fusion_rate": "0.0"}  # every frame of the 10 Hz camera
+    fuse_live(
+        input_bag,
+        fused_bag,
+        model,
+        args.num_hypotheses,
+        args.seed,
+        args.domain_id,
+        out,
+        demo_arm.RESIZE_MODE,
+        parameters,
+    )
+    found = demo_arm.fused_frames(load_ground_truth(str(input_bag), with_views=True), load_outputs(str(fused_bag))[0])
+    if not found:
+        raise DemoError(f"the node fused none of the {len(summary.set_ks)} frames; see {out / 'node.log'}")
+    scores = demo_arm.scores_by_k(found)
+    print(f"demo: {len(found)} of {len(summary.set_ks)} frames fused\n{demo_arm.scores_table(scores)}", flush=True)
+    (out / SCORE_FILE).write_text(json.dumps(scores, indent=2))
+    write_grid(out / GRID_FILE, demo_arm.picture_rows(found, ARM_PICTURE_ROWS), demo_arm.FRAME_LABELS)
+    print(f"demo: picture of {min(ARM_PICTURE_ROWS, args.num_sets)} sets: {out / GRID_FILE}", flush=True)
 
 
 def tabletop_scenes(count: int, width: int, height: int, seed: int) -> ViewSets:
@@ -233,7 +288,9 @@ def report_and_picture(input_bag: Path, fused_bag: Path, out: Path, resize_mode:
         rows += [pair for pair in matching.pairs if pair[0].info.k == k][:ROWS_PER_K]
     if not rows:
         raise DemoError(f"the node fused none of the {len(sets)} sets; see {out / 'node.log'}")
-    write_grid(out / GRID_FILE, rows, list(CAMERA_TOPICS))
+    write_grid(
+        out / GRID_FILE, camera_rows(rows, list(CAMERA_TOPICS)), [f"view {c}" for c in range(len(CAMERA_TOPICS))]
+    )
     print(f"demo: picture of {len(rows)} sets: {out / GRID_FILE}", flush=True)
 
 
@@ -254,13 +311,22 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--scenes",
-        choices=("digits", TABLETOP),
-        help="what the cameras see: occluded MNIST digits, or FusionTabletop scenes rendered at camera size "
-        "(default: tabletop with --model tabletop, else digits)",
+        choices=("digits", TABLETOP, ARM),
+        help="what the cameras see: occluded MNIST digits, FusionTabletop scenes rendered at camera size, or one "
+        "fixed camera watching a robot arm move over the table (the node's view_source temporal; default model: "
+        "the FusionTabletop one) (default: tabletop with --model tabletop, else digits)",
     )
     parser.add_argument("--output-dir", default="demo_output", help="where bags, logs, score and picture go")
-    parser.add_argument("--num-sets", type=int, default=40, help="view sets in the demo bag")
-    parser.add_argument("--rate", type=float, default=10.0, help="view sets per second in the bag (and the replay)")
+    parser.add_argument(
+        "--num-sets",
+        type=int,
+        help=f"view sets in the demo bag; --scenes arm: sequences (default {CAMERA_DEFAULTS['num_sets']}, arm "
+        f"{ARM_DEFAULTS['num_sets']})",
+    )
+    parser.add_argument(
+        "--rate", type=float, help="view sets (arm: frames) per second in the bag and the replay (default 10)"
+    )
+    parser.add_argument("--frames", type=int, default=8, help="--scenes arm: frames per sequence")
     parser.add_argument("--num-hypotheses", type=int, default=4, help="hypotheses the node samples per set")
     parser.add_argument("--seed", type=int, default=0, help="seed of the bag and of the node's per-set noise")
     parser.add_argument("--width", type=int, help="stretch the camera images to this width, e.g. 640 (needs --height)")
@@ -279,6 +345,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         except argparse.ArgumentTypeError as error:
             parser.error(f"environment variable ROS_DOMAIN_ID: {error}")
     args.scenes = args.scenes or (TABLETOP if args.model == TABLETOP else "digits")
+    for name, value in (ARM_DEFAULTS if args.scenes == ARM else CAMERA_DEFAULTS).items():
+        if getattr(args, name) is None:
+            setattr(args, name, value)
     return args
 
 
@@ -297,9 +366,10 @@ def main(argv: list[str] | None = None) -> int:
     """Run the demo; exit 2 if there is no model (a usage error), 1 if a step fails (the reason on one line or a
     log tail)."""
     args = parse_args(argv)
-    model = shipped_file(TABLETOP_MODEL) if args.model == TABLETOP else resolve_model_path(args.model or "")
+    tabletop = args.model == TABLETOP or (args.model is None and args.scenes == ARM)
+    model = shipped_file(TABLETOP_MODEL) if tabletop else resolve_model_path(args.model or "")
     problem = None if model.is_file() else "not a regular file" if model.exists() else "file not found"
-    if problem and args.model == TABLETOP:
+    if problem and tabletop:
         print(
             f"demo: no FusionTabletop model at {model} ({problem}): render the cache, train and ship it first "
             "(README, FusionTabletop), then rerun.",

@@ -1,8 +1,9 @@
 """Run-time statistics of the fusion node and their /diagnostics report.
 
-Counters (views per camera, sets per K, drops per reason) are cumulative since start; rates cover the last
-report period; latency percentiles cover the last ``LATENCY_WINDOW`` fused sets. Thread-safe: subscription
-callbacks and the inference worker both record into one instance.
+Counters (views per camera, sets per K, drops per reason) are cumulative since start; rates cover the last report
+period; latency percentiles cover the last ``LATENCY_WINDOW`` fused sets. The last set's cameras and view stamps (with
+its views' ages behind the newest) say which views, or with the temporal source which frames, it holds. Thread-safe:
+subscription callbacks and the inference worker both record into one instance.
 
 Level: ERROR when no camera sent anything for ``silent_timeout`` seconds (since start or since the last view),
 WARN when some camera did not, or when drops made up more than ``max_drop_fraction`` of the drops plus fused sets
@@ -18,6 +19,8 @@ from collections.abc import Callable
 
 import numpy as np
 from diagnostic_msgs.msg import DiagnosticStatus, KeyValue
+
+from fusionvae_core.frame_selection import MAX_VIEWS
 
 LATENCY_WINDOW = 1000
 
@@ -46,6 +49,7 @@ class FusionStats:
         self._sets_published = 0
         self._hypotheses_published = 0
         self._last_cameras: tuple[int, ...] = ()
+        self._last_stamps: tuple[int, ...] = ()
         self._latency: deque[float] = deque(maxlen=LATENCY_WINDOW)
         self._backend: deque[float] = deque(maxlen=LATENCY_WINDOW)
         self._compositing: deque[float] = deque(maxlen=LATENCY_WINDOW)
@@ -59,11 +63,11 @@ class FusionStats:
             self._views[camera] += 1
             self._last_view[camera] = now
 
-    def record_set(self, cameras: tuple[int, ...]) -> None:
-        """The synchroniser emitted a set with views from ``cameras`` (K = len(cameras))."""
+    def record_set(self, cameras: tuple[int, ...], stamps: tuple[int, ...]) -> None:
+        """The view source emitted a set of views from ``cameras`` stamped ``stamps`` (ns; K = len(cameras))."""
         with self._lock:
             self._sets_by_k[len(cameras)] += 1
-            self._last_cameras = cameras
+            self._last_cameras, self._last_stamps = cameras, stamps
 
     def record_drop(self, reason: str, count: int = 1) -> bool:
         """Count dropped views/sets; True when this reason has not been warned about within ``warn_period``."""
@@ -105,10 +109,14 @@ class FusionStats:
                 "sets_published": self._sets_published,
                 "hypotheses_published": self._hypotheses_published,
                 "last_set_cameras": ",".join(str(camera) for camera in self._last_cameras),
+                "last_set_stamps": ",".join(str(stamp) for stamp in self._last_stamps),
+                "last_set_ages_ms": ",".join(
+                    f"{(max(self._last_stamps) - stamp) / 1e6:.1f}" for stamp in self._last_stamps
+                ),
                 "drops_total": drops_total,
             }
             values.update({f"views_received_cam{camera}": count for camera, count in enumerate(self._views)})
-            values.update({f"sets_k{k}": self._sets_by_k[k] for k in range(1, self.num_cameras + 1)})
+            values.update({f"sets_k{k}": self._sets_by_k[k] for k in range(1, MAX_VIEWS + 1)})
             values.update({f"drops_{reason}": count for reason, count in sorted(self._drops.items())})
             values.update(_percentiles_ms("latency_ms", self._latency))
             values.update(_percentiles_ms("backend_ms", self._backend))

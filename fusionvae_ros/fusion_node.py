@@ -2,7 +2,8 @@
 and as ``fusion_lifecycle_node`` (it starts unconfigured and a lifecycle manager drives it).
 
 Transitions as in ros2/demos' lifecycle_py: configure reads the parameters, loads the model and builds the
-FusionPipeline, the (lifecycle) publishers and the inference worker; activate subscribes to the cameras and the
+FusionPipeline (with the view source view_source names: synchronised cameras, or one camera's temporal ring
+buffer), the (lifecycle) publishers and the inference worker; activate subscribes to the cameras and the
 reference camera_info and starts the timers; deactivate unsubscribes (nothing is published while inactive);
 cleanup releases the model. The node is a thin rclpy adapter over fusionvae_ros.pipeline: subscription callbacks
 hand messages to the pipeline, a worker thread behind a latest-wins queue fuses each set (never a callback) and
@@ -49,7 +50,6 @@ from fusionvae_ros.sync import ViewSet
 from fusionvae_ros.worker import LatestWinsQueue, Worker
 
 NODE_NAME = "fusion_node"  # the plain and the managed node alike: the params file and the topics are shared
-SYNC_POLL_PERIOD_S = 0.005  # how often partial sets are checked for expiry (bounds their extra latency)
 EXIT_STARTUP_ERROR = 2
 CAMERA_MESSAGE_TYPES: dict[str, type] = {"raw": Image, "compressed": CompressedImage}  # by input_transport
 #: Iron and later apply parameter changes in a post-set callback; Humble has none: the on-set callback applies them.
@@ -120,17 +120,25 @@ class FusionNode(LifecycleNode):
         info_topic = settings.camera_info_topic or sibling_camera_info_topic(settings.camera_topics[0])
         on_camera_info = self._guard.wrap("camera_info_error", self._on_camera_info, f"camera_info ({info_topic})")
         self._subscribe(CameraInfo, info_topic, on_camera_info)
-        self._poll_timer = self.create_timer(SYNC_POLL_PERIOD_S, self._guard.wrap("sync_error", self._poll_sync))
+        poll_period = self.pipeline.source.poll_period_s
+        self._poll_timer = self.create_timer(poll_period, self._guard.wrap("sync_error", self._poll_sync))
         self._poll_timer.cancel()  # runs only while views wait for partners (no idle wake-ups)
         # wall-clock period: reports keep coming while a replayed bag (use_sim_time) is paused
         steady = Clock(clock_type=ClockType.STEADY_TIME)
         publish_diagnostics = self._guard.wrap("diagnostics_error", self._publish_diagnostics)
         self._diagnostics_timer = self.create_timer(settings.diagnostics_period, publish_diagnostics, clock=steady)
         backend = self.pipeline.backend
+        if settings.view_source == "temporal":
+            rate = f"at most {settings.fusion_rate:g} sets/s" if settings.fusion_rate else "every frame"
+            inputs = (
+                f"the newest frame of {settings.camera_topics[0]} with up to 2 earlier ones (window "
+                f"{settings.temporal_window:g} s, at most {settings.temporal_max_frames} frames; {rate})"
+            )
+        else:
+            inputs = f"{len(settings.camera_topics)} camera(s) {settings.camera_topics}"
         self.get_logger().info(
-            f"fusing {len(settings.camera_topics)} camera(s) {settings.camera_topics} with {settings.backend} model "
-            f"'{self.model_path}' ({backend.image_size}x{backend.image_size}, {backend.channels} channel(s)), "
-            f"{settings.num_hypotheses} hypotheses per set"
+            f"fusing {inputs} with {settings.backend} model '{self.model_path}' ({backend.image_size}x"
+            f"{backend.image_size}, {backend.channels} channel(s)), {settings.num_hypotheses} hypotheses per set"
         )
         self.get_logger().info(compositing_line(self.pipeline))
         return result
@@ -207,7 +215,8 @@ class FusionNode(LifecycleNode):
         self.pipeline.reference_info = msg
 
     def _poll_sync(self) -> None:
-        """Timer: submit partial sets whose max_wait ran out; stop polling once nothing is buffered."""
+        """Timer: submit partial sets whose max_wait ran out (temporal: age out a silent camera's frames); stop
+        polling once nothing is buffered."""
         for view_set in self.pipeline.poll(self.get_clock().now().nanoseconds):
             self._submit(view_set)
         if not self.pipeline.source.buffered():
@@ -215,7 +224,7 @@ class FusionNode(LifecycleNode):
 
     def _submit(self, view_set: ViewSet) -> None:
         """Queue a set for inference (evicting the oldest waiting set when full)."""
-        self.stats.record_set(view_set.cameras)
+        self.stats.record_set(view_set.cameras, tuple(view.stamp_ns for view in view_set.views))
         evicted = self._jobs.put(view_set)
         if evicted is not None:
             self._drop("inference_busy", f"set from cameras {evicted.cameras} replaced by a newer one before inference")
@@ -268,6 +277,7 @@ class FusionNode(LifecycleNode):
             extra={
                 "sync_resets": pipeline.source.resets,
                 "sync_buffered_views": pipeline.source.buffered(),
+                "view_source": settings.view_source,
                 "backend": settings.backend,
                 "model_path": str(self.model_path),
                 "num_hypotheses": settings.num_hypotheses,

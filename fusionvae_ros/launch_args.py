@@ -10,13 +10,14 @@ imports rclpy's name validators but not launch, so it is unit-tested where launc
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import yaml
 from rclpy.exceptions import InvalidNamespaceException, InvalidTopicNameException
 from rclpy.validate_namespace import validate_namespace
 from rclpy.validate_topic_name import validate_topic_name
 
-from fusionvae_ros.params import MAX_CAMERAS
+from fusionvae_ros.params import MAX_CAMERAS, SPECS, VIEW_SOURCES
 
 #: launch's own spelling of booleans (as IfCondition reads them), compared case-insensitively.
 TRUE_WORDS, FALSE_WORDS = ("true", "1"), ("false", "0")
@@ -100,6 +101,34 @@ def check_params_file(text: str, name: str = "params_file") -> str:
             f"{name}:={text!r}: expected a ROS 2 parameter file (node name, e.g. '/**', then ros__parameters)"
         )
     return str(path)
+
+
+def parse_view_source(text: str) -> str | None:
+    """The ``view_source:=...`` argument: cameras or temporal; None when empty (keep the params file's)."""
+    text = text.strip()
+    if text and text not in VIEW_SOURCES:
+        raise LaunchArgumentError(f"view_source:={text!r}: expected {' or '.join(VIEW_SOURCES)}")
+    return text or None
+
+
+def params_file_value(paths: list[str], name: str) -> Any:
+    """The value checked params files give parameter ``name`` (a later file, or entry, wins); the node's default if
+    none sets it."""
+    value = SPECS[name].default
+    for path in paths:
+        for entry in yaml.safe_load(Path(path).read_text()).values():
+            if isinstance(entry, dict) and isinstance(entry.get("ros__parameters"), dict):
+                value = entry["ros__parameters"].get(name, value)
+    return value
+
+
+def check_view_source(view_source: str, camera_topics: list[str]) -> None:
+    """The temporal view source fuses the frames of one camera: more camera topics are a one-line error."""
+    if view_source == "temporal" and len(camera_topics) != 1:
+        raise LaunchArgumentError(
+            f"view_source:=temporal fuses the frames of one camera, but camera_topics names {len(camera_topics)} "
+            f"({', '.join(camera_topics)}): pass one, e.g. camera_topics:=/camera/image_raw"
+        )
 
 
 def node_exit_problem(name: str, returncode: int | None) -> str | None:

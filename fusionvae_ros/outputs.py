@@ -1,12 +1,12 @@
 """The output messages of a fused set, built once for both adapters: the live node publishes them (``FusedOutputs``),
 ``bag process`` serialises them into a bag.
 
-Per set: fused/set_info (diagnostic_msgs/DiagnosticArray: the set's header, key ``num_hypotheses``, ``k`` and the
-set's ``cameras``), then its hypotheses on fused/hypotheses (back to back) and each on fused/hypothesis_<i>, then
-fused/mean, fused/uncertainty (32FC1) and, once the reference camera's calibration is known, fused/camera_info.
-Images are at the set's output geometry (output_size model|camera, see output_geometry). The topic names a
-hypothesis's index and set_info the set's size, so a consumer knows which hypothesis it holds and which is missing
-even when one is lost.
+Per set: fused/set_info (diagnostic_msgs/DiagnosticArray: the set's header, key ``num_hypotheses``, ``k``, the set's
+``cameras`` and its views' ``stamps``: with view_source temporal, which frames were fused), then its hypotheses on
+fused/hypotheses (back to back) and each on fused/hypothesis_<i>, then fused/mean, fused/uncertainty (32FC1) and, once
+the reference camera's calibration is known, fused/camera_info. Images are at the set's output geometry (output_size
+model|camera, see output_geometry). The topic names a hypothesis's index and set_info the set's size, so a consumer
+knows which hypothesis it holds and which is missing even when one is lost.
 """
 
 from __future__ import annotations
@@ -84,7 +84,7 @@ def output_messages(fused: FusedSet) -> OutputMessages:
 
 
 def set_info(header: Header, record: dict[str, str]) -> DiagnosticArray:
-    """The fused/set_info message of one set: its header and record (hypotheses, K, cameras)."""
+    """The fused/set_info message of one set: its header and record (hypotheses, K, cameras, view stamps)."""
     status = DiagnosticStatus(
         level=DiagnosticStatus.OK,
         name="fused set",

@@ -22,6 +22,7 @@ from fusionvae_ros.registration import IDENTITY, RegistrationError, ViewRegistra
 
 BACKENDS = ("onnxruntime", "torch", "tensorrt")
 RELIABILITIES = ("best_effort", "reliable")
+VIEW_SOURCES = ("cameras", "temporal")
 MAX_CAMERAS = 3
 MAX_NUM_HYPOTHESES = 16
 HOMOGRAPHY_PARAMETERS = {1: "homography_1", 2: "homography_2"}  # camera index -> parameter
@@ -82,6 +83,13 @@ class NodeSettings:
         "image topics of the 1-3 cameras that view the scene (camera index = position in this list); with "
         "input_transport compressed the node subscribes <topic>/compressed, as image_transport does",
     )
+    view_source: str = parameter(
+        "cameras",
+        "cameras: fuse synchronised views of the 1-3 camera_topics; temporal: one fixed camera (camera_topics names "
+        "exactly one), each new frame fused with up to two earlier frames of a ring buffer (temporal_window, "
+        "temporal_max_frames, fusion_rate)",
+        choices=VIEW_SOURCES,
+    )
     input_transport: str = parameter(
         "raw",
         "raw: sensor_msgs/Image on each camera topic; compressed: sensor_msgs/CompressedImage (JPEG/PNG) on "
@@ -102,6 +110,22 @@ class NodeSettings:
     )
     max_wait: float = parameter(
         0.05, "how long (s) to wait for missing views before fusing a partial set", (0.0, 5.0), runtime=True
+    )
+    temporal_window: float = parameter(
+        1.0,
+        "view_source temporal: how far back (s) frames are kept to be fused with the newest; a camera silent this "
+        "long empties the buffer",
+        (0.05, 10.0),
+    )
+    temporal_max_frames: int = parameter(
+        30, "view_source temporal: frames kept at most (the oldest leaves first)", (2, 120)
+    )
+    fusion_rate: float = parameter(
+        10.0,
+        "view_source temporal: fused sets per second at most (the first frame at or after each 1/fusion_rate s of "
+        "stamps is fused); 0 = every frame",
+        (0.0, 100.0),
+        runtime=True,
     )
     num_hypotheses: int = parameter(
         3, "hypotheses sampled and published per fused set", (1, MAX_NUM_HYPOTHESES), runtime=True
@@ -180,7 +204,9 @@ class NodeSettings:
     future_tolerance: float = parameter(0.5, "views stamped more than this (s) after now are dropped", (0.0, 60.0))
     max_age: float = parameter(5.0, "views stamped more than this (s) before now are dropped", (0.001, 86400.0))
     reset_jump: float = parameter(
-        1.0, "a stamp this much (s) older than the newest seen resets the synchroniser", (0.0, 3600.0)
+        1.0,
+        "a stamp this much (s) older than the newest seen resets the view source (synchroniser or temporal buffer)",
+        (0.0, 3600.0),
     )
 
     def compositing_for(self, model_has_visibility: bool, model_compositing: bool) -> bool:
@@ -213,6 +239,11 @@ class NodeSettings:
             raise SettingsError(f"parameter camera_topics={topics}: expected 1 to {MAX_CAMERAS} non-empty topic names")
         if len(set(topics)) != len(topics):
             raise SettingsError(f"parameter camera_topics={topics}: topics must be distinct")
+        if settings.view_source == "temporal" and len(topics) != 1:
+            raise SettingsError(
+                f"parameter camera_topics={topics}: view_source temporal fuses the frames of one camera; "
+                "name exactly one topic"
+            )
         settings.view_registration()  # fail at start-up, not per view
         return settings
 

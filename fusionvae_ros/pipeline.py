@@ -2,13 +2,14 @@
 and ``bag process`` (a bag reader and writer) are thin adapters over one FusionPipeline, so live and offline fuse
 the same views the same way by construction, set records included.
 
-Each camera message is checked and brought to the model once, as it arrives (``add_view``): stamp checks against
-the adapter's clock, decode (JPEG at libjpeg's reduced scale), registration warp into camera 0, the model's colour
-channels, framing to the model's square (the training datasets' framing, evaluation mode). A view source groups the
-prepared views into sets (``ViewSource``; the cameras' ViewSynchroniser); a set whose views differ in size is
-dropped. ``fuse`` runs the backend on a set, with noise from the seed parameter and the set's stamp, and returns a
-FusedSet, which outputs.output_messages turns into the output messages of both adapters. Messages are duck-typed
-(rclpy's and rosbags' alike); nothing here imports ROS, and torch only loads with a torch model.
+Each camera message is checked and brought to the model once, as it arrives (``add_view``): stamp checks against the
+adapter's clock, decode (JPEG at libjpeg's reduced scale), registration warp into camera 0, the model's colour channels,
+framing to the model's square (the training datasets' framing, evaluation mode). A view source groups the prepared views
+into sets (``ViewSource``: the cameras' ViewSynchroniser, or with ``view_source: temporal`` one camera's
+TemporalSource); a set whose views differ in size is dropped. ``fuse`` runs the backend on a set, with noise from the
+seed parameter and the set's stamp, and returns a FusedSet, which outputs.output_messages turns into the output messages
+of both adapters. Messages are duck-typed (rclpy's and rosbags' alike); nothing here imports ROS, and torch only loads
+with a torch model.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from operator import attrgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -30,6 +32,7 @@ from fusionvae_ros.package_files import resolve_model_path
 from fusionvae_ros.params import MODEL_TEMPERATURE, NodeSettings
 from fusionvae_ros.set_compositing import SetOutputs, composite_set
 from fusionvae_ros.sync import View, ViewSet, ViewSynchroniser
+from fusionvae_ros.temporal import TemporalSource
 
 if TYPE_CHECKING:  # the core's backends (and with them torch) load only with a model
     from fusionvae_core.inference import InferenceBackend
@@ -65,12 +68,12 @@ class StampLike(Protocol):
 class ViewSource(Protocol):
     """Where view sets come from: prepared views in (``payload``), sets to fuse out.
 
-    The cameras' ViewSynchroniser (1-3 synchronised cameras) is the source today. A temporal source (one camera
-    whose newest frame is fused with earlier frames of a ring buffer) implements these methods and is chosen in
-    FusionPipeline.__init__; nothing else changes.
+    The cameras' ViewSynchroniser (1-3 synchronised cameras) or the TemporalSource (one camera whose newest frame
+    is fused with earlier frames of a ring buffer), chosen in FusionPipeline.__init__ by ``view_source``.
     """
 
     resets: int
+    poll_period_s: float  # how often the live node polls while views are buffered
 
     def add(self, camera: int, stamp_ns: int, payload: Any, now_ns: int) -> list[ViewSet]:
         """Take one view received at ``now_ns``; the sets that became ready."""
@@ -138,12 +141,15 @@ class FusedSet:
         return self.views[0].camera_size
 
     def record(self) -> dict[str, str]:
-        """The set's record for fused/set_info: how many hypotheses, K, the cameras and whether it is composited."""
+        """The set's record for fused/set_info: how many hypotheses, K, the cameras, the stamps of the views
+        (nanoseconds, in view order: with view_source temporal, which frames were fused), whether it is composited."""
         cameras = ",".join(map(str, self.cameras))
+        stamps = ",".join(str(view.stamp_ns) for view in self.views)
         return {
             "num_hypotheses": str(len(self.hypotheses)),
             "k": str(len(self.views)),
             "cameras": cameras,
+            "stamps": stamps,
             "compositing": str(self.composited).lower(),
         }
 
@@ -195,14 +201,25 @@ class FusionPipeline:
         self.log = log
         self._drop = drop
         self._registration = settings.view_registration()
-        self.source: ViewSource = ViewSynchroniser(
-            len(settings.camera_topics),
-            slop=settings.slop,
-            max_wait=settings.max_wait,
-            queue_size=settings.sync_queue_size,
-            reset_jump=settings.reset_jump,
-            on_drop=self._on_source_drop,
-        )
+        self.source: ViewSource
+        if settings.view_source == "temporal":
+            self.source = TemporalSource(
+                settings.temporal_window,
+                settings.temporal_max_frames,
+                settings.fusion_rate,
+                settings.reset_jump,
+                image=attrgetter("model_input"),
+                on_drop=self._on_source_drop,
+            )
+        else:
+            self.source = ViewSynchroniser(
+                len(settings.camera_topics),
+                slop=settings.slop,
+                max_wait=settings.max_wait,
+                queue_size=settings.sync_queue_size,
+                reset_jump=settings.reset_jump,
+                on_drop=self._on_source_drop,
+            )
         self.reference_info: Any | None = None  # the reference camera's latest CameraInfo
         self.colour_mismatch: dict[int, str] = {}  # camera -> what the model does with its colours ("none")
 
@@ -231,11 +248,11 @@ class FusionPipeline:
         resets = self.source.resets
         ready = self.source.add(camera, view.stamp_ns, view, now_ns)
         if self.source.resets != resets:
-            self.log.info(f"{self.where(camera)}: stamp jumped backwards (bag loop?); synchroniser reset")
+            self.log.info(f"{self.where(camera)}: stamp jumped backwards (bag loop?); view source reset")
         return self._usable(ready)
 
     def poll(self, now_ns: int) -> list[ViewSet]:
-        """The sets that fell due by ``now_ns`` (partial sets after max_wait)."""
+        """The sets that fell due by ``now_ns`` (partial sets after max_wait; the temporal source only ages out)."""
         return self._usable(self.source.poll(now_ns))
 
     def flush(self) -> list[ViewSet]:

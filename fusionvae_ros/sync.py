@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 NS_PER_S = 1_000_000_000
+POLL_PERIOD_S = 0.005  # how often the live node polls for partial sets (bounds their extra latency)
 
 #: Why the synchroniser discarded a view (reported through ``on_drop``).
 DROP_OVERFLOW = "sync_overflow"  # its camera's buffer was full; the oldest view made room
@@ -34,8 +35,9 @@ class View:
 
 @dataclass(frozen=True)
 class ViewSet:
-    """A group of views (one per camera at most, sorted by camera) whose stamps lie within the slop, and when it
-    became due: at its last view's receipt if complete, else once its longest-waiting view had waited max_wait."""
+    """A group of views and when it became due. From the synchroniser: one view per camera at most, sorted by camera,
+    stamps within the slop, due at its last view's receipt if complete, else once its longest-waiting view had waited
+    max_wait. From the temporal source: frames of one camera, newest first, due at the newest frame's receipt."""
 
     views: tuple[View, ...]
     complete: bool
@@ -96,6 +98,7 @@ class ViewSynchroniser:
         self.reset_jump_ns = round(reset_jump * NS_PER_S)
         self.on_drop = on_drop
         self.resets = 0
+        self.poll_period_s = POLL_PERIOD_S
         self._buffers: list[deque[View]] = [deque() for _ in range(num_cameras)]
         self._last_emitted_ns: int | None = None
         self._newest_seen_ns: int | None = None

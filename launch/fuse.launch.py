@@ -6,11 +6,12 @@
     ros2 launch fusionvae_ros fuse.launch.py input_transport:=compressed
     ros2 launch fusionvae_ros fuse.launch.py registration_file:=registration.yaml   # from `fusionvae_bag register`
     ros2 launch fusionvae_ros fuse.launch.py managed:=true   # lifecycle node: ros2 lifecycle set /fusion_node configure
+    ros2 launch fusionvae_ros fuse.launch.py view_source:=temporal camera_topics:=/cell_cam/image_raw   # one camera
 
-Empty camera_topics / backend / model_path / input_transport arguments leave the params file's values in force.
-Bad arguments (topic names, a missing params or registration file, a boolean that is neither true nor false) stop
-the launch with one line before the node starts; when the node exits with an error, `ros2 launch` does too
-(non-zero status). Log colours only when the launch runs in a terminal.
+Empty camera_topics / backend / model_path / input_transport / view_source arguments leave the params file's values in
+force. Bad arguments (topic names, a missing params or registration file, a boolean that is neither true nor false,
+view_source temporal with more than one camera topic) stop the launch with one line before the node starts; when the
+node exits with an error, `ros2 launch` does too (non-zero status). Log colours only when the launch runs in a terminal.
 """
 
 import sys
@@ -26,9 +27,12 @@ from launch_ros.substitutions import FindPackageShare
 from fusionvae_ros.launch_args import (
     check_namespace,
     check_params_file,
+    check_view_source,
     node_exit_problem,
+    params_file_value,
     parse_camera_topics,
     parse_flag,
+    parse_view_source,
 )
 
 PACKAGE = "fusionvae_ros"
@@ -62,6 +66,7 @@ def fusion_node(context):
         "backend": argument("backend"),
         "model_path": argument("model_path"),
         "input_transport": argument("input_transport"),
+        "view_source": parse_view_source(argument("view_source")),
     }
     overrides.update({name: value for name, value in optional.items() if value})
     registration = argument("registration_file")  # homography_1/2 from `fusionvae_bag register`
@@ -69,6 +74,10 @@ def fusion_node(context):
         params_files = [params_file, check_params_file(registration, "registration_file")]
     else:
         params_files = [params_file]
+    check_view_source(
+        overrides.get("view_source") or params_file_value(params_files, "view_source"),
+        overrides.get("camera_topics") or params_file_value(params_files, "camera_topics"),
+    )
     common = {
         "package": PACKAGE,
         "name": "fusion_node",
@@ -115,6 +124,13 @@ def generate_launch_description():
                 default_value="",
                 description="raw (sensor_msgs/Image on each camera topic) or compressed (CompressedImage on "
                 "<camera topic>/compressed, as image_transport publishes it); empty = the params file's value",
+            ),
+            DeclareLaunchArgument(
+                "view_source",
+                default_value="",
+                description="cameras (synchronised views of the camera topics) or temporal (ONE fixed camera: its "
+                "newest frame fused with earlier frames; pass its topic as camera_topics); empty = the params "
+                "file's value",
             ),
             DeclareLaunchArgument(
                 "registration_file",

@@ -32,7 +32,10 @@ from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CompressedImage, Image
 
+from fusionvae_ros.bag.process import node_settings, process_bag
+from fusionvae_ros.bag.score import load_outputs
 from fusionvae_ros.camera_input import transport_topic
+from fusionvae_ros.demo import fuse_live
 from fusionvae_ros.demo import ros_environment as demo_ros_environment
 from fusionvae_ros.fusion_node import CAMERA_MESSAGE_TYPES
 from fusionvae_ros.params import NodeSettings
@@ -461,3 +464,30 @@ def fuse_offline(messages: list[Any], backend: Any = None, **parameters: object)
 def _refuse_drop(reason: str, detail: str) -> None:
     """fuse_offline's inputs are good: a drop is a test bug."""
     raise AssertionError(f"dropped ({reason}): {detail}")
+
+
+def fuse_live_and_offline(
+    input_bag: Path, folder: Path, parameters: dict[str, object], num_hypotheses: int, seed: int
+) -> tuple[Path, Path]:
+    """``input_bag`` fused offline by ``process`` and live (node, recorder and replay as processes on a fresh domain,
+    the node's log in ``folder``) with the same node ``parameters`` (model_path: the test model by default) and seed;
+    the live recording waits for as many sets as process fused. Returns (live bag, offline bag) in ``folder``."""
+    parameters = {"model_path": str(node_test_model().path), **parameters}
+    model_path = Path(str(parameters["model_path"]))
+    live_bag, offline_bag = folder / "live", folder / "offline"
+    settings = node_settings(num_hypotheses=num_hypotheses, seed=seed, **parameters)
+    process_bag(str(input_bag), str(offline_bag), settings)
+    text = {name: format_parameter(value) for name, value in parameters.items() if name != "model_path"}
+    expect_sets = len(load_outputs(str(offline_bag))[0])
+    fuse_live(
+        input_bag,
+        live_bag,
+        model_path,
+        num_hypotheses,
+        seed,
+        unique_domain_id(),
+        folder,
+        parameters=text,
+        expect_sets=expect_sets,
+    )
+    return live_bag, offline_bag

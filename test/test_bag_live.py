@@ -19,14 +19,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from ros_helpers import format_parameter, node_test_model, unique_domain_id
+from ros_helpers import fuse_live_and_offline, node_test_model
 from visibility_helpers import trained_visibility_model
 
 from fusionvae_ros.bag.bag_files import CAMERA_TOPICS
 from fusionvae_ros.bag.make_bag import CameraTiming, MakeBagOptions, make_bag
-from fusionvae_ros.bag.process import node_settings, process_bag
 from fusionvae_ros.bag.score import load_ground_truth, load_outputs, match_outputs, score_bags
-from fusionvae_ros.demo import fuse_live
 
 pytestmark = pytest.mark.ros
 
@@ -72,21 +70,11 @@ CASES = {
 def runs(request, tmp_path_factory):
     """(case, input bag, live bag, offline bag) of one case; the node's log is in the live bag's folder."""
     case = CASES[request.param]
-    model_path = case.model_path()
     folder = tmp_path_factory.mktemp(request.param)
-    input_bag, live_bag, offline_bag = folder / "input", folder / "live", folder / "offline"
-    make_bag(input_bag, case.bag)
-    text = {name: format_parameter(value) for name, value in case.parameters.items()}
-    fuse_live(input_bag, live_bag, model_path, NUM_HYPOTHESES, SEED, unique_domain_id(), folder, parameters=text)
-    settings = node_settings(
-        camera_topics=list(CAMERA_TOPICS),
-        model_path=str(model_path),
-        num_hypotheses=NUM_HYPOTHESES,
-        seed=SEED,
-        **case.parameters,
-    )
-    process_bag(str(input_bag), str(offline_bag), settings)
-    return case, input_bag, live_bag, offline_bag
+    make_bag(folder / "input", case.bag)
+    parameters = {"camera_topics": list(CAMERA_TOPICS), "model_path": str(case.model_path()), **case.parameters}
+    live_bag, offline_bag = fuse_live_and_offline(folder / "input", folder, parameters, NUM_HYPOTHESES, SEED)
+    return case, folder / "input", live_bag, offline_bag
 
 
 def test_replayed_bag_loses_no_set(runs):
@@ -133,6 +121,7 @@ def test_process_reproduces_the_live_outputs_for_the_same_seed(runs):
                 "num_hypotheses": str(NUM_HYPOTHESES),
                 "k": str(truth.info.k),
                 "cameras": ",".join(cameras),
+                "stamps": ",".join(str(stamp) for _, stamp in sorted(truth.info.view_stamps_ns.items())),
                 "compositing": str(case.compositing).lower(),
             }
         )

@@ -18,7 +18,7 @@ from fusionvae_core.data.tabletop.camera import CameraSequences
 from fusionvae_core.data.tabletop.objects import object_set
 from fusionvae_core.data.tabletop.renderer import Render, TabletopRenderer
 from fusionvae_core.data.tabletop.scene import Camera, Placement
-from fusionvae_core.data.tabletop.sequence import HIDDEN_SHARE_RANGE, ArmBenchmark, eval_frames
+from fusionvae_core.data.tabletop.sequence import HIDDEN_SHARE_RANGE, ArmBenchmark, spread_frames
 
 SIZE, FRAMES, SPLIT = 32, 4, "val"
 ARM_URDFS = {model.urdf for model in ARMS.values()}
@@ -100,8 +100,8 @@ def test_every_frame_hides_an_allowed_share_and_fusing_frames_shows_more(
         assert np.all((hidden >= low) & (hidden <= high)), hidden
         shown = sequence.visible.sum(axis=(1, 2))
         assert np.logical_or.reduce(sequence.visible).sum() > shown.max()
-        evaluated = sequence.visible[eval_frames(FRAMES)]
-        assert np.logical_or.reduce(evaluated).sum() > evaluated.sum(axis=(1, 2)).max()
+        spread = sequence.visible[spread_frames(FRAMES)]
+        assert np.logical_or.reduce(spread).sum() > spread.sum(axis=(1, 2)).max()
 
 
 def test_labels_follow_the_segmentation(sequences: list[generator.RenderedScene], spy: RenderSpy) -> None:
@@ -153,10 +153,12 @@ def test_motions_start_and_end_at_rest_on_their_waypoints_within_reach() -> None
         assert drawn.tips.shape == (6, 3) and drawn.headings.shape == (6,)
 
 
-def test_eval_frames_are_the_newest_the_middle_and_the_oldest() -> None:
-    assert eval_frames(8) == [7, 3, 0] and eval_frames(3) == [2, 1, 0]
-    assert all(len(set(eval_frames(frames))) == 3 for frames in range(3, 17))
-    assert ArmBenchmark(5).eval_views(5) == [4, 2, 0]
+def test_spread_frames_are_the_newest_the_middle_and_the_oldest_and_eval_views_the_selected_ones() -> None:
+    assert spread_frames(8) == [7, 3, 0] and spread_frames(3) == [2, 1, 0]
+    assert all(len(set(spread_frames(frames))) == 3 for frames in range(3, 17))
+    window = np.zeros((5, 4, 4, 3), np.uint8)
+    window[3, :, :2] = 255  # frame 3 changed pixels that the oldest frame did not
+    assert ArmBenchmark(5).eval_views(window) == [4, 0, 3]
     with pytest.raises(DatasetError, match=r"frames must be >= 3"):
         ArmBenchmark(2)
     assert pickle.loads(pickle.dumps(ArmBenchmark(5))).frames == 5  # travels to render worker processes

@@ -1,5 +1,5 @@
 """fusion_tabletop_arm render cache, dataset and CLI: round trip, resume, a changed frame count or another benchmark
-rendered anew, the fixed eval frames, training augmentation that keeps labels on their frames, one-line errors."""
+rendered anew, the selected eval frames, training augmentation that keeps labels on their frames, one-line errors."""
 
 from __future__ import annotations
 
@@ -19,7 +19,8 @@ from fusionvae_core.data.preview import main as preview_main
 from fusionvae_core.data.tabletop.cache import MANIFEST_FILE, TABLETOP, load_cache, render_cache
 from fusionvae_core.data.tabletop.cli import main as cli_main
 from fusionvae_core.data.tabletop.dataset import ArmDataset
-from fusionvae_core.data.tabletop.sequence import ArmBenchmark, eval_frames
+from fusionvae_core.data.tabletop.sequence import ArmBenchmark
+from fusionvae_core.frame_selection import select_frames
 
 SIZE, COUNT, SHARD, FRAMES = 24, 3, 2, 4
 SPLIT = "val"
@@ -82,15 +83,15 @@ def test_another_frame_count_or_benchmark_renders_anew(reference: Path, tmp_path
     assert load_cache(cache, SPLIT, benchmark=TABLETOP).views.shape[1] == 3
 
 
-def test_eval_items_are_the_fixed_frames_and_the_window_is_all_of_them(reference: Path) -> None:
+def test_eval_items_are_the_selected_frames_and_the_window_is_all_of_them(reference: Path) -> None:
     scenes = load_cache(reference, SPLIT, benchmark=ARM)
     dataset = build_dataset("fusion_tabletop_arm", SPLIT, reference)
     assert isinstance(dataset, ArmDataset)
     assert (len(dataset), dataset.image_size, dataset.channels, dataset.frames) == (COUNT, SIZE, 3, FRAMES)
-    chosen = eval_frames(FRAMES)
-    assert chosen == [3, 1, 0]
     for index in range(COUNT):
         item = dataset[index]
+        chosen = select_frames(scenes.views[index])
+        assert chosen[0] == FRAMES - 1 and len(set(chosen)) == 3, "view 0 is the newest frame"
         torch.testing.assert_close(item.views, chw(scenes.views[index][chosen]))
         torch.testing.assert_close(item.visibility, torch.from_numpy(scenes.view_visible[index][chosen]).float())
         torch.testing.assert_close(item.target, chw(scenes.targets[index]))

@@ -18,8 +18,8 @@ def test_report_counts_views_sets_per_k_and_drops_per_reason():
     stats = FusionStats(num_cameras=3)
     for camera in (0, 0, 1, 2):
         stats.record_view(camera)
-    stats.record_set((0, 1, 2))
-    stats.record_set((0, 2))
+    stats.record_set((0, 1, 2), (10_000_000, 11_000_000, 12_000_000))
+    stats.record_set((0, 2), (20_000_000, 21_500_000))
     stats.record_drop("encoding")
     stats.record_drop("encoding")
     stats.record_drop("sync_late")
@@ -28,7 +28,17 @@ def test_report_counts_views_sets_per_k_and_drops_per_reason():
     assert [report[f"sets_k{k}"] for k in (1, 2, 3)] == ["0", "1", "1"]
     assert report["drops_encoding"] == "2" and report["drops_sync_late"] == "1" and report["drops_total"] == "3"
     assert report["last_set_cameras"] == "0,2"
+    assert (report["last_set_stamps"], report["last_set_ages_ms"]) == ("20000000,21500000", "1.5,0.0")
     assert report["sync_resets"] == "2"
+
+
+def test_one_camera_reports_every_k_and_the_frames_of_its_last_set():
+    stats = FusionStats(num_cameras=1)
+    stats.record_set((0, 0, 0), (3_000_000_000, 2_000_000_000, 2_500_000_000))  # temporal: newest first
+    report = values(stats.report("n", "h"))
+    assert [report[f"sets_k{k}"] for k in (1, 2, 3)] == ["0", "0", "1"]
+    assert report["last_set_stamps"] == "3000000000,2000000000,2500000000"
+    assert report["last_set_ages_ms"] == "0.0,1000.0,500.0"
 
 
 def test_latency_percentiles_and_node_overhead_in_milliseconds():

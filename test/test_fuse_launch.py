@@ -28,6 +28,7 @@ DOCUMENTED_ARGUMENTS = {
     "backend",
     "model_path",
     "input_transport",
+    "view_source",
     "registration_file",
     "managed",
     "namespace",
@@ -157,6 +158,43 @@ def test_arguments_override_the_params_file(launch_file, tmp_path):
     assert node.kwargs["namespace"] == "robot1"
 
 
+def test_temporal_view_source_with_one_camera_topic(launch_file):
+    node, _, _ = launch(launch_file, view_source="temporal", camera_topics="/cell_cam/image_raw")
+    assert node.kwargs["parameters"][-1] == {
+        "use_sim_time": False,
+        "camera_topics": ["/cell_cam/image_raw"],
+        "view_source": "temporal",
+    }
+
+
+def test_temporal_view_source_from_the_params_file_with_its_one_topic(launch_file, tmp_path):
+    params = tmp_path / "cell.yaml"
+    params.write_text('/**:\n  ros__parameters:\n    view_source: temporal\n    camera_topics: ["cell/image_raw"]\n')
+    node, _, _ = launch(launch_file, params_file=str(params))
+    assert node.kwargs["parameters"] == [str(params), {"use_sim_time": False}]
+
+
+@pytest.mark.parametrize(
+    ("given", "params", "count"),
+    [
+        ({"view_source": "temporal"}, None, 3),  # the packaged params file's three cameras
+        ({"view_source": "temporal", "camera_topics": "/a,/b"}, None, 2),
+        ({}, "view_source: temporal\n    camera_topics: [a, b]", 2),
+        ({"camera_topics": "/a,/b"}, "view_source: temporal", 2),
+    ],
+)
+def test_temporal_view_source_with_several_camera_topics_is_one_line(launch_file, tmp_path, given, params, count):
+    if params is not None:
+        path = tmp_path / "params.yaml"
+        path.write_text(f"/**:\n  ros__parameters:\n    {params}\n")
+        given = {**given, "params_file": str(path)}
+    with pytest.raises(LaunchArgumentError) as error:
+        launch(launch_file, **given)
+    message = str(error.value)
+    assert f"view_source:=temporal fuses the frames of one camera, but camera_topics names {count}" in message
+    assert "\n" not in message
+
+
 def test_managed_starts_the_lifecycle_node(launch_file):
     node, _, _ = launch(launch_file, managed="true")
     assert type(node).__name__ == "LifecycleNode" and node.kwargs["executable"] == "fusion_lifecycle_node"
@@ -171,6 +209,7 @@ def test_managed_starts_the_lifecycle_node(launch_file):
         ("camera_topics", "/left/image-raw", "not a valid ROS topic name"),
         ("params_file", "/no/such/params.yaml", "params_file"),
         ("namespace", "robot 1", "namespace"),
+        ("view_source", "video", "view_source:='video': expected cameras or temporal"),
     ],
 )
 def test_bad_arguments_stop_the_launch_before_the_node_starts(launch_file, argument, value, message):

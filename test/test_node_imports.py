@@ -1,15 +1,23 @@
 """The node's modules import without torch or the model core: those load only with the model, at start-up
 (and only the backend's runtime is used per set), so importing the node stays light. The core modules they may
-import are the ROS-free image codec and the framing (numpy and OpenCV only), shared with the training datasets."""
+import are the ROS-free image codec, the framing and the frame selection (numpy and OpenCV only), shared with the
+training datasets."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 
-NODE_MODULES = ("fusionvae_ros.fusion_node", "fusionvae_ros.pipeline", "fusionvae_ros.sync", "fusionvae_ros.noise_seed")
+NODE_MODULES = (
+    "fusionvae_ros.fusion_node",
+    "fusionvae_ros.pipeline",
+    "fusionvae_ros.sync",
+    "fusionvae_ros.temporal",
+    "fusionvae_ros.noise_seed",
+)
 LIGHT_CORE_MODULES = (
-    "('fusionvae_core', 'fusionvae_core.image_codec', 'fusionvae_core.data', 'fusionvae_core.data.framing')"
+    "('fusionvae_core', 'fusionvae_core.image_codec', 'fusionvae_core.data', 'fusionvae_core.data.framing', "
+    "'fusionvae_core.frame_selection')"
 )
 
 

@@ -62,6 +62,7 @@ def test_corrupt_model_file_names_the_file_and_backend(tmp_path):
         ({"input_transport": "theora"}, "input_transport"),
         ({"homography_1": [1.0, 0.0, 0.0, 0.0, 1.0, 0.0]}, "homography_1: expected 9 values"),
         ({"homography_2": [0.0] * 9}, "homography_2"),
+        ({"view_source": "temporal"}, "view_source temporal fuses the frames of one camera; name exactly one topic"),
     ],
     ids=[
         "four_cameras",
@@ -73,6 +74,7 @@ def test_corrupt_model_file_names_the_file_and_backend(tmp_path):
         "unknown_transport",
         "short_homography",
         "singular_homography",
+        "temporal_with_three_cameras",
     ],
 )
 def test_bad_parameters_are_named(parameters, expected, tmp_path):

@@ -63,6 +63,7 @@ def test_every_message_of_a_set_shares_its_stamp_and_frame_in_publishing_order()
         "num_hypotheses": "2",
         "k": "2",
         "cameras": "0,2",
+        "stamps": f"{STAMP_NS},{STAMP_NS}",
         "compositing": "false",
     }
     assert status.message == "2 hypotheses from cameras 0,2"

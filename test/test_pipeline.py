@@ -163,7 +163,13 @@ def test_fused_set_carries_stamp_frame_geometry_record_and_the_views():
         (20, 12),
     )
     assert fused.geometry.size == (20, 12) and fused.hypotheses.shape == (3, SIZE, SIZE, 1)
-    assert fused.record() == {"num_hypotheses": "3", "k": "2", "cameras": "0,1", "compositing": "false"}
+    assert fused.record() == {
+        "num_hypotheses": "3",
+        "k": "2",
+        "cameras": "0,1",
+        "stamps": f"{BASE_NS + 3},{BASE_NS + 5}",
+        "compositing": "false",
+    }
     assert [view.registered.shape for view in fused.views] == [(12, 20, 1)] * 2, "full-resolution views kept"
     pipeline.reference_info = SimpleNamespace(header=Header(frame_id="cam0_info_frame"))
     assert pipeline.fuse(view_set).frame_id == "cam0_info_frame", "the reference camera_info's frame wins"

@@ -1,12 +1,14 @@
-"""A PNG picture of fused sets, one row each: camera views | hypotheses | mean | uncertainty | target.
+"""A PNG picture of fused sets, one row each: input views | hypotheses | mean | uncertainty | target.
 
-Cameras that dropped their frame show as a grey cell with a cross; the uncertainty (per-pixel std over the
-hypotheses, in [0, 0.5] for images in [0, 1]) is shown with the inferno colour map on that fixed scale, so rows
-compare with each other and across runs.
+The input views are the cameras' views of a set (``camera_rows``) or, with the temporal view source, the frames it
+fused. Cameras that dropped their frame (and frames a set did not have) show as a grey cell with a cross; the
+uncertainty (per-pixel std over the hypotheses, in [0, 0.5] for images in [0, 1]) is shown with the inferno colour map
+on that fixed scale, so rows compare with each other and across runs.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -43,36 +45,55 @@ def _uncertainty_cell(std: np.ndarray) -> np.ndarray:
     return cv2.resize(coloured, (CELL, CELL), interpolation=cv2.INTER_NEAREST)
 
 
-def render_grid(rows: list[tuple[GroundTruthSet, FusedOutput]], camera_topics: list[str]) -> np.ndarray:
-    """The RGB picture of ``rows`` (each an input set with its views loaded and its fused output)."""
+@dataclass(frozen=True)
+class GridRow:
+    """One row: its label, the input views (None: no view), the fused output and the target (uint8 [H, W, C])."""
+
+    label: str
+    views: list[np.ndarray | None]
+    output: FusedOutput
+    target: np.ndarray
+
+
+def camera_rows(pairs: list[tuple[GroundTruthSet, FusedOutput]], camera_topics: list[str]) -> list[GridRow]:
+    """Rows of input sets (views loaded) and their fused outputs: each camera's view, labelled by the set's K."""
+    return [
+        GridRow(f"K={truth.info.k}", [truth.views.get(topic) for topic in camera_topics], output, truth.target)
+        for truth, output in pairs
+    ]
+
+
+def render_grid(rows: list[GridRow], view_labels: list[str]) -> np.ndarray:
+    """The RGB picture of ``rows``, their input views under ``view_labels``."""
     if not rows:
         raise ValueError("no fused sets to draw")
-    num_hypotheses = max(len(output.hypotheses) for _, output in rows)
-    labels = [f"view {c}" for c in range(len(camera_topics))]
-    labels += [f"hyp {s + 1}" for s in range(num_hypotheses)] + ["mean", "std", "target"]
+    num_hypotheses = max(len(row.output.hypotheses) for row in rows)
+    labels = [*view_labels, *(f"hyp {s + 1}" for s in range(num_hypotheses)), "mean", "std", "target"]
     width = ROW_LABEL_WIDTH + len(labels) * (CELL + GAP) + GAP
     height = LABEL_HEIGHT + len(rows) * (CELL + GAP) + GAP
     canvas = np.full((height, width, 3), 255, np.uint8)
     for column, label in enumerate(labels):
         left = ROW_LABEL_WIDTH + GAP + column * (CELL + GAP)
         cv2.putText(canvas, label, (left + 4, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1)
-    for row, (truth, output) in enumerate(rows):
-        tiles = [_cell(truth.views[topic]) if topic in truth.views else _missing_cell() for topic in camera_topics]
+    for index, row in enumerate(rows):
+        output = row.output
+        views = row.views + [None] * (len(view_labels) - len(row.views))
+        tiles = [_cell(view) if view is not None else _missing_cell() for view in views]
         tiles += [_cell(hypothesis) for hypothesis in output.hypotheses]
         tiles += [_missing_cell()] * (num_hypotheses - len(output.hypotheses))
         tiles.append(_cell(output.mean) if output.mean is not None else _missing_cell())
         tiles.append(_uncertainty_cell(output.uncertainty) if output.uncertainty is not None else _missing_cell())
-        tiles.append(_cell(truth.target))
-        top = LABEL_HEIGHT + row * (CELL + GAP)
+        tiles.append(_cell(row.target))
+        top = LABEL_HEIGHT + index * (CELL + GAP)
         for column, tile in enumerate(tiles):
             left = ROW_LABEL_WIDTH + GAP + column * (CELL + GAP)
             canvas[top : top + CELL, left : left + CELL] = tile
-        cv2.putText(canvas, f"K={truth.info.k}", (4, top + CELL // 2 + 5), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1)
+        cv2.putText(canvas, row.label, (4, top + CELL // 2 + 5), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1)
     return canvas
 
 
-def write_grid(path: Path, rows: list[tuple[GroundTruthSet, FusedOutput]], camera_topics: list[str]) -> None:
+def write_grid(path: Path, rows: list[GridRow], view_labels: list[str]) -> None:
     """Render ``rows`` and save them as a PNG at ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    if not cv2.imwrite(str(path), cv2.cvtColor(render_grid(rows, camera_topics), cv2.COLOR_RGB2BGR)):
+    if not cv2.imwrite(str(path), cv2.cvtColor(render_grid(rows, view_labels), cv2.COLOR_RGB2BGR)):
         raise OSError(f"cannot write {path}")

@@ -7,13 +7,17 @@ per camera, Gaussian stamp jitter, a transport delay between stamp and log time,
 (at least one camera publishes each set). Header stamps start at a fixed time so a given seed gives the same bag.
 With ``--compress jpeg|png`` the cameras publish sensor_msgs/CompressedImage on /camera_c/image_raw/compressed
 instead, as image_transport's compressed plugin does (the ground truth stays a raw Image).
+
+``make_sequence_bag`` writes what one fixed camera sees instead (the temporal view source's input): sequences of
+frames (e.g. fusion_tabletop_arm's arm moving over the table) one after another on /camera_0/image_raw, each frame
+a set of its own whose ground truth is its sequence's target, with a pause between sequences.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -179,11 +183,53 @@ def make_bag(
         bag.set_custom_data(CUSTOM_DATA_KEY, json.dumps(asdict(options), sort_keys=True))
         for plan, index in zip(plans, indices):
             item = dataset[int(index)]
-            target = _to_pixels(item.target.numpy(), options)
-            views = [_to_pixels(view, options) for view in item.views.numpy()]
+            target = _to_pixels(item.target.numpy(), options.width, options.height)
+            views = [_to_pixels(view, options.width, options.height) for view in item.views.numpy()]
             _write_set(bag, plan, int(index), target, views, topics, options.compress)
         counts = dict(bag.counts)
     return BagSummary(Path(path), [len(plan.views) for plan in plans], counts)
+
+
+@dataclass(frozen=True)
+class SequenceBagOptions:
+    """A bag of one fixed camera streaming sequences (stored as JSON in the bag's metadata custom_data): frame timing
+    (rate, jitter, transport delay; nothing is dropped), the pause between sequences, noise seed and compression."""
+
+    timing: CameraTiming = field(default_factory=lambda: CameraTiming(drop_prob=0.0))
+    pause_s: float = 1.5  # longer than the node's temporal_window: no fused set mixes two sequences' scenes
+    seed: int = 0
+    compress: str | None = None
+
+
+def make_sequence_bag(
+    path: str | Path, sequences: ViewSets, options: SequenceBagOptions, overwrite: bool = False
+) -> BagSummary:
+    """Write every item of ``sequences`` (its views: the frames, oldest first) as camera 0's frames, one set per
+    frame with the item's target as ground truth; ``options.pause_s`` of silence separates the sequences."""
+    if options.pause_s <= 0 or len(sequences) < 1:
+        raise BagError(f"sequence bags need at least one sequence and a pause > 0 s, got {options.pause_s} s")
+    if options.compress not in (None, "jpeg", "png"):
+        raise BagError(f"--compress must be jpeg or png, got {options.compress}")
+    rng = np.random.default_rng(options.seed)
+    topic = f"{CAMERA_TOPICS[0]}/compressed" if options.compress else CAMERA_TOPICS[0]
+    start_ns, set_id = options.timing.start_ns, 0
+    with OutputBag(path, overwrite) as bag:
+        bag.add_topic(topic, COMPRESSED_IMAGE_TYPE if options.compress else IMAGE_TYPE)
+        bag.add_topic(GROUND_TRUTH_TOPIC, IMAGE_TYPE)
+        bag.add_topic(SET_INFO_TOPIC, STRING_TYPE)
+        bag.set_custom_data(CUSTOM_DATA_KEY, json.dumps({"sequences": len(sequences), **asdict(options)}))
+        for index in range(len(sequences)):
+            item = sequences[index]
+            target = _to_pixels(item.target.numpy())
+            frames = item.views.numpy()
+            for plan, pixels in zip(plan_sets(len(frames), 1, replace(options.timing, start_ns=start_ns), rng), frames):
+                _write_set(
+                    bag, replace(plan, set_id=set_id), index, target, [_to_pixels(pixels)], (topic,), options.compress
+                )
+                set_id += 1
+            start_ns = plan.stamp_ns + round(options.pause_s * 1e9)
+        counts = dict(bag.counts)
+    return BagSummary(Path(path), [1] * set_id, counts)
 
 
 def _load_dataset(options: MakeBagOptions) -> FusionDataset:
@@ -196,15 +242,15 @@ def _load_dataset(options: MakeBagOptions) -> FusionDataset:
         raise BagError(f"dataset {options.dataset}/{options.split}: {error}") from None
 
 
-def _to_pixels(image: np.ndarray, options: MakeBagOptions) -> np.ndarray:
-    """A float [C, H, W] image in [0, 1] as uint8 [H, W, C], stretched to --width x --height if given."""
+def _to_pixels(image: np.ndarray, width: int | None = None, height: int | None = None) -> np.ndarray:
+    """A float [C, H, W] image in [0, 1] as uint8 [H, W, C], stretched to ``width`` x ``height`` if given."""
     import cv2
 
     pixels = np.ascontiguousarray(np.clip(np.rint(image * 255.0), 0, 255).astype(np.uint8).transpose(1, 2, 0))
-    if options.width is None or options.height is None:
+    if width is None or height is None:
         return pixels
-    resized = cv2.resize(pixels, (options.width, options.height), interpolation=cv2.INTER_LINEAR)
-    return resized.reshape(options.height, options.width, pixels.shape[2])
+    resized = cv2.resize(pixels, (width, height), interpolation=cv2.INTER_LINEAR)
+    return resized.reshape(height, width, pixels.shape[2])
 
 
 def _write_set(

@@ -1,8 +1,9 @@
 """process: fuse a bag offline (no DDS) into a new bag of the node's /fused/* topics, exactly as the node would live.
 
 process and the node are two adapters over one FusionPipeline (fusionvae_ros/pipeline.py): the node's parameters
-and defaults, model loading, stamp checks, decoding, registration, framing and synchroniser (with the bag's log
-time as the clock, so max_wait and the stamp checks count bag time), per-set noise seeds set_noise_seed(seed, newest
+and defaults, model loading, stamp checks, decoding, registration, framing and view source (the synchroniser, or
+with ``--view-source temporal`` one camera's ring buffer of frames; the bag's log time is the clock, so max_wait,
+the temporal window and the stamp checks count bag time), per-set noise seeds set_noise_seed(seed, newest
 view stamp), and the node's output messages (outputs.output_messages): /fused/set_info, /fused/hypotheses,
 /fused/mean, /fused/uncertainty, and /fused/camera_info when the bag holds the reference camera's camera_info. So
 the same seed gives the same messages as a live node configured with it. Each set is logged at the bag time the
@@ -116,6 +117,10 @@ NODE_OPTIONS = {
     "temperature": "temperature",
     "slop": "slop",
     "max_wait": "max_wait",
+    "view_source": "view_source",
+    "temporal_window": "temporal_window",
+    "temporal_max_frames": "temporal_max_frames",
+    "fusion_rate": "fusion_rate",
     "resize_mode": "resize_mode",
     "output_frame_id": "output_frame_id",
     "output_size": "output_size",

@@ -212,9 +212,9 @@ def score_set(
     """Errors of one output against its target (brought to the output size as the node brings views)."""
     if not output.hypotheses:
         raise BagError(f"output stamped {output.stamp_ns} has {MEAN_TOPIC} but no {HYPOTHESES_TOPIC} messages")
-    target = _unit(_fit_like(gt.target, output.hypotheses[0], resize_mode))
-    errors = [float(np.mean((_unit(hypothesis) - target) ** 2)) for hypothesis in output.hypotheses]
-    mean_mse = None if output.mean is None else float(np.mean((_unit(output.mean) - target) ** 2))
+    target = unit(fit_like(gt.target, output.hypotheses[0], resize_mode))
+    errors = [float(np.mean((unit(hypothesis) - target) ** 2)) for hypothesis in output.hypotheses]
+    mean_mse = None if output.mean is None else float(np.mean((unit(output.mean) - target) ** 2))
     arrivals = [camera_arrivals.get(view) for view in gt.info.view_stamps_ns.items()]
     known = [arrival for arrival in arrivals if arrival is not None]
     reference_ns = max(known) if known else output.stamp_ns
@@ -313,7 +313,7 @@ def _float_pixels(msg: Any, path: str) -> np.ndarray:
     return rows.copy().view(">f4" if msg.is_bigendian else "<f4").astype(np.float32)
 
 
-def _fit_like(target: np.ndarray, like: np.ndarray, resize_mode: str) -> np.ndarray:
+def fit_like(target: np.ndarray, like: np.ndarray, resize_mode: str) -> np.ndarray:
     """``target`` converted to the channels and size of ``like`` with the node's own preprocessing (the model's
     square, or the camera's geometry for output_size camera: the same field of view at another size)."""
     import cv2
@@ -329,7 +329,7 @@ def _fit_like(target: np.ndarray, like: np.ndarray, resize_mode: str) -> np.ndar
     return resized.reshape(height, width, channels)
 
 
-def _unit(pixels: np.ndarray) -> np.ndarray:
+def unit(pixels: np.ndarray) -> np.ndarray:
     """uint8 pixels as float64 in [0, 1]."""
     return pixels.astype(np.float64) / 255.0
 

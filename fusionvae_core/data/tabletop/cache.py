@@ -66,9 +66,10 @@ class Benchmark:
         """Options of the render command that select this benchmark and its settings (none: the default)."""
         return ""
 
-    def eval_views(self, count: int) -> list[int]:
-        """Which of an item's `count` rendered views make the 3 views of a val/test item, in order: all, as rendered."""
-        return list(range(count))
+    def eval_views(self, views: np.ndarray) -> list[int]:
+        """Which of an item's rendered `views` (uint8 [V,H,W,3]) make the views of a val/test item, in order: all, as
+        rendered."""
+        return list(range(len(views)))
 
     def render(
         self,

@@ -1,13 +1,13 @@
 """The cached rendered benchmarks as FusionDatasets: items come from the render cache instead of a live view maker.
 
-fusion_tabletop: val/test items are returned as rendered. fusion_tabletop_arm: an item's views are 3 of the T frames
-of its window; val/test items take the fixed frames the live node's temporal mode fuses (view 0 the newest frame,
-view 1 the middle of the window, view 2 the oldest: sequence.eval_frames), and the whole window stays available
-for references that use it (`ArmDataset.window`). Training items of both get two augmentations that keep the scene
-physically valid: the views are a random choice of the rendered views in random order (fusion_tabletop: its 3
-views shuffled, so a batch with K < 3 sees every view; fusion_tabletop_arm: 3 of the T frames) and the whole item
-(target, views and their masks together) is mirrored left-right with probability 1/2. Items carry the views'
-visibility labels and the target-object mask from the renderer's segmentation.
+fusion_tabletop: val/test items are returned as rendered. fusion_tabletop_arm: an item's views are 3 of the T frames of
+its window; val/test items take the frames the live node's temporal source fuses (view 0 the newest frame, then the two
+that fusionvae_core.frame_selection.select_frames picks from the window), and the whole window stays available for
+references that use it (`ArmDataset.window`). Training items of both get two augmentations that keep the scene
+physically valid: the views are a random choice of the rendered views in random order (fusion_tabletop: its 3 views
+shuffled, so a batch with K < 3 sees every view; fusion_tabletop_arm: 3 of the T frames) and the whole item (target,
+views and their masks together) is mirrored left-right with probability 1/2. Items carry the views' visibility labels
+and the target-object mask from the renderer's segmentation.
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ class TabletopDataset(FusionDataset):
             cache.target_mask[index],
         )
         if self.split != "train":
-            order = self.benchmark.eval_views(len(views))
+            order = self.benchmark.eval_views(views)
             return rendered_item(index, target, views[order], visibility[order], objects)
         rng = self.rng_for(index)
         chosen = rng.choice(len(views), NUM_VIEWS, replace=False)

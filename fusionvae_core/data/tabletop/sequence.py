@@ -12,16 +12,17 @@ front of fusion_tabletop's disjoint object sets. The test thus measures whether 
 never seen hides, as it must on a user's own robot; validation keeps the training arms so that choosing a checkpoint
 on it never looks at the test arm. Trajectories are continuous draws from (seed, split, index), never shared.
 
-Acceptance rules (on the centre square of the frame, like generator.py; a failing draw is redrawn): the targets
-cover at least generator.MIN_TARGET_AREA; in every frame the tool tip reaches its path point within MAX_TIP_ERROR
-inside the joint limits, no joint turns more than MAX_JOINT_STEP since the last frame (no inverse-kinematics flips)
-and the arm enters no object, tray or table deeper than MAX_PENETRATION; every frame hides a share of the
-target-object pixels within HIDDEN_SHARE_RANGE (so the arm is always in the way, never of everything); the union of
-the T frames, and that of the 3 frames a val/test item is made of (`eval_frames`), shows more target-object pixels
-than any single one of them (fusing frames pays). Before a motion is rendered, camera rays through RAY_SAMPLES of the
-object pixels screen it: a frame whose arm (collision shapes) hides a share of them less than RAY_MARGIN inside
-HIDDEN_SHARE_RANGE is not rendered (the rays' share follows the rendered one closely, correlation 0.99, so a motion
-that passes the screen rarely fails on its renders).
+Acceptance rules (on the centre square of the frame, like generator.py; a failing draw is redrawn): the targets cover at
+least generator.MIN_TARGET_AREA; in every frame the tool tip reaches its path point within MAX_TIP_ERROR inside the
+joint limits, no joint turns more than MAX_JOINT_STEP since the last frame (no inverse-kinematics flips) and the arm
+enters no object, tray or table deeper than MAX_PENETRATION; every frame hides a share of the target-object pixels
+within HIDDEN_SHARE_RANGE (so the arm is always in the way, never of everything); the union of the T frames, and that of
+the newest, middle and oldest frame (`spread_frames`: the arm moves within the window), shows more target-object pixels
+than any single one of them (fusing frames pays). A val/test item's 3 views are the frames the node's temporal source
+fuses (fusionvae_core.frame_selection.select_frames on the window). Before a motion is rendered, camera rays through
+RAY_SAMPLES of the object pixels screen it: a frame whose arm (collision shapes) hides a share of them less than
+RAY_MARGIN inside HIDDEN_SHARE_RANGE is not rendered (the rays' share follows the rendered one closely, correlation
+0.99, so a motion that passes the screen rarely fails on its renders).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from fusionvae_core.data.tabletop.arm import ARM_SPLITS, ARMS, PosedArm
 from fusionvae_core.data.tabletop.cache import Benchmark
 from fusionvae_core.data.tabletop.motion import ArmMotion, draw_motion
 from fusionvae_core.data.tabletop.renderer import TabletopRenderer
+from fusionvae_core.frame_selection import select_frames
 
 SEQUENCE_VERSION = 1  # bump on any change that alters the arm's renders (the workspace's version counts too)
 DEFAULT_FRAMES = 8
@@ -50,9 +52,9 @@ RAY_MARGIN = 0.03  # how far inside HIDDEN_SHARE_RANGE the rays' estimate must b
 MAX_MOTION_ATTEMPTS = 10  # motions tried per workspace before the workspace is redrawn
 
 
-def eval_frames(frames: int) -> list[int]:
-    """The frames of a T-frame window that make a val/test item's 3 views, as the node's temporal mode fuses them:
-    view 0 the newest frame (T-1), view 1 the middle of the window ((T-1)//2), view 2 the oldest (0)."""
+def spread_frames(frames: int) -> list[int]:
+    """The newest (T-1), middle ((T-1)//2) and oldest (0) frame of a T-frame window: together they must show more
+    target-object pixels than each alone, or the motion is redrawn (an acceptance rule of the renders)."""
     return [frames - 1, (frames - 1) // 2, 0]
 
 
@@ -118,8 +120,8 @@ def _film(
         shown.append(visible)
         labels.append(generator.scene_visibility(view.rgb, view.segmentation, clean.rgb, [arm.body]))
     in_square = [mask[square] for mask in shown]
-    evaluated = [in_square[frame] for frame in eval_frames(len(in_square))]
-    if not (generator.union_shows_more(in_square) and generator.union_shows_more(evaluated)):
+    spread = [in_square[frame] for frame in spread_frames(len(in_square))]
+    if not (generator.union_shows_more(in_square) and generator.union_shows_more(spread)):
         return None
     return generator.RenderedScene(clean.rgb, np.stack(views), target_mask, np.stack(shown), np.stack(labels))
 
@@ -157,9 +159,9 @@ class ArmBenchmark(Benchmark):
         frames = f" --frames {self.frames}" if self.frames != DEFAULT_FRAMES else ""
         return f" --benchmark {self.name}{frames}"
 
-    def eval_views(self, count: int) -> list[int]:
-        """The newest frame, the middle of the window and the oldest (`eval_frames`)."""
-        return eval_frames(count)
+    def eval_views(self, views: np.ndarray) -> list[int]:
+        """The newest frame and the two earlier ones the node's temporal source would fuse with it (select_frames)."""
+        return select_frames(views)
 
     def render(
         self,
