@@ -182,6 +182,7 @@ def test_a_fused_set_carries_the_newest_stamp_and_frame_and_records_the_fused_fr
         "k": "3",
         "cameras": "0,0,0",
         "stamps": ",".join(map(str, stamps)),
+        "compositing": "false",
     }
     assert backend.calls[-1]["views"].shape == (1, 3, 16, 16, 1) and fused.geometry.size == (32, 24)
     pipeline.update({"fusion_rate": 2.0})
