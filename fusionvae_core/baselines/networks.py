@@ -66,9 +66,13 @@ class PyramidBaseline(nn.Module):
         """p(view k shows the scene at each pixel) [B, K, H, W] (needs the head), as FusionVAE.predict_visibility."""
         if self.visibility_head is None:
             raise ValueError(f"{type(self).__name__}.predict_visibility: this model has no visibility head")
-        encoded = self._encode(views, None)
-        assert encoded.view_features is not None, "predict_visibility needs K >= 1 views"
-        return torch.sigmoid(self.visibility_head(views, encoded.view_features))
+        return torch.sigmoid(self.visibility_head(views, self.visibility_features(views)))
+
+    def visibility_features(self, views: torch.Tensor) -> torch.Tensor:
+        """The encoder features the visibility head reads, [B·K, c, h, w] of views [B, K, C, H, W] (K >= 1)."""
+        features = self._encode(views, None).view_features
+        assert features is not None, "visibility features need K >= 1 views"
+        return features
 
     def _loss_with_visibility(
         self, loss: torch.Tensor, views: torch.Tensor, encoded: Encoded, labels: torch.Tensor | None

@@ -277,8 +277,12 @@ class FusionVAE(nn.Module):
         """p(view k shows the scene at each pixel) [B, K, H, W] from views [B, K, C, H, W] (needs the head)."""
         if self.visibility_head is None:
             raise ValueError("FusionVAE.predict_visibility: this model has no visibility head (visibility_head=False)")
+        return torch.sigmoid(self.visibility_head(views, self.visibility_features(views)))
+
+    def visibility_features(self, views: torch.Tensor) -> torch.Tensor:
+        """The encoder features the visibility head reads, [B·K, c, h, w] of views [B, K, C, H, W] (K >= 1)."""
         self._check_views(views)
-        return torch.sigmoid(self.visibility_head(views, self.encoder(views.flatten(0, 1))[-1]))
+        return self.encoder(views.flatten(0, 1))[-1]
 
     # ----------------------------------------------------------------------------------------------- internals
     def _posterior_pass(

@@ -23,6 +23,7 @@ from fusionvae_core.data import DATASET_NAMES, SPLITS, dataset_options
 from fusionvae_core.data.occlusion import OCCLUSION_RECIPES
 
 MODEL_KINDS = ("fusionvae", *BASELINE_KINDS)
+TRAIN_ONLY = ("visibility_head",)  # parts run.train_only can train on an otherwise frozen model
 OVERRIDE_SOURCE = "--set"  # how error messages name command-line overrides
 BUDGET_LENGTHS = ("epochs", "max_steps")  # exactly one of them gives the run's length
 
@@ -147,6 +148,7 @@ class RunSection:
     ckpt_interval: int = 500
     grid_examples: int = 4  # examples per view count K in the TensorBoard sample grid
     init_from: str | None = None  # fine-tune: start from this checkpoint's weights (fresh optimiser and schedule)
+    train_only: str | None = None  # "visibility_head": train only that head on a frozen model (needs init_from)
 
 
 @dataclass(frozen=True)
@@ -422,6 +424,13 @@ def _check_values(config: TrainConfig, source: str) -> None:
         fail("optim.weight_decay", f"must be >= 0, got {config.optim.weight_decay}")
     if (config.budget.epochs is None) == (config.budget.max_steps is None):
         fail("budget", "set exactly one of epochs and max_steps (on the command line: --set budget.max_steps=N)")
+    if config.run.train_only is not None:
+        if config.run.train_only not in TRAIN_ONLY:
+            fail("run.train_only", f"expected one of {', '.join(TRAIN_ONLY)} (or null), got {config.run.train_only!r}")
+        if config.run.init_from is None:
+            fail("run.train_only", "trains one part of a trained model: set run.init_from to its checkpoint")
+        if not config.model.model_config().visibility_head:
+            fail("run.train_only", "the model has no visibility head: set model.overrides.visibility_head=true")
     if any(step < 0 for step in config.debug.nan_at_steps):
         fail("debug.nan_at_steps", f"steps are 0-based and >= 0, got {list(config.debug.nan_at_steps)}")
 

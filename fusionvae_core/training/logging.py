@@ -53,7 +53,8 @@ class RunLogger:
         now = time.perf_counter()
         images_per_second = self._images_since / max(now - self._last_time, 1e-9)
         self._last_time, self._images_since = now, 0
-        self.bar.set_postfix(loss=f"{metrics['loss']:.4g}", kl=f"{metrics['kl']:.4g}", img_s=f"{images_per_second:.0f}")
+        shown = {key: f"{metrics[key]:.4g}" for key in ("loss", "kl") if key in metrics}
+        self.bar.set_postfix(**shown, img_s=f"{images_per_second:.0f}")
         for key, value in metrics.items():
             if isinstance(value, int | float) and not isinstance(value, bool):
                 self.writer.add_scalar(f"train/{key}", value, step)

@@ -25,6 +25,7 @@ from fusionvae_core.data import FusionBatch, build_dataset, make_loader
 from fusionvae_core.evaluation import compose_grid
 from fusionvae_core.model import FusionOutput
 from fusionvae_core.model.cells import to_channels_last
+from fusionvae_core.model.visibility import visibility_loss
 from fusionvae_core.training import distributed
 from fusionvae_core.training.batches import TrainBatches
 from fusionvae_core.training.config import ConfigError, TrainConfig
@@ -65,22 +66,33 @@ class RunResult:
 
 
 class TrainingObjective(nn.Module):
-    """Model loss plus the weighted regulariser in one forward, so DDP sees all parameter uses in a single pass."""
+    """Model loss plus the weighted regulariser in one forward, so DDP sees all parameter uses in a single pass.
 
-    def __init__(self, model: TrainableModel, regularization_weight: float) -> None:
+    With `head_only`, just the visibility head's BCE on the frozen model's view features (`run.train_only`): no
+    generator pass, no target, a fraction of a full step's cost.
+    """
+
+    def __init__(self, model: TrainableModel, regularization_weight: float, head_only: bool = False) -> None:
         super().__init__()
         self.model = model
         self.regularization_weight = regularization_weight
+        self.head_only = head_only
 
     def forward(
         self, views: torch.Tensor, target: torch.Tensor, progress: float, visibility: torch.Tensor
-    ) -> tuple[torch.Tensor, FusionOutput]:
-        """(total loss, the model's output) for one batch at training `progress` (visibility labels train the
-        model's visibility head, if it has one)."""
+    ) -> tuple[torch.Tensor, FusionOutput | None, torch.Tensor | None]:
+        """(total loss, the model's output (None when head-only), the per-example visibility BCE or None) for one
+        batch at training `progress` (visibility labels train the model's visibility head, if it has one)."""
+        if self.head_only:
+            with torch.no_grad():
+                features = self.model.visibility_features(views) if views.shape[1] else None
+            bce = visibility_loss(self.model.visibility_head, views, features, visibility)
+            assert bce is not None
+            return bce.mean(), None, bce
         out: FusionOutput = self.model(views, target, progress=progress, visibility=visibility)
         with torch.autocast(views.device.type, enabled=False):
             penalty = self.model.regularization_loss()
-        return out.loss.float() + self.regularization_weight * penalty, out
+        return out.loss.float() + self.regularization_weight * penalty, out, out.visibility_bce
 
 
 def run_training(config: TrainConfig, options: RunOptions, resume: dict[str, Any] | None = None) -> RunResult:
@@ -143,9 +155,16 @@ class Trainer:
             self.model = model_from_checkpoint(resume, "to resume")
             self.model_config_dict = resume["model_config"]
         to_channels_last(self.model.to(context.device))  # same losses (test_model_nvae_mechanics.py), ~1.6x faster
+        self.head_only = run.train_only == "visibility_head"
+        if self.head_only:  # the rest stays as trained: no gradients, BatchNorm statistics frozen (eval mode)
+            for parameter in self.model.parameters():
+                parameter.requires_grad_(False)
+            assert self.model.visibility_head is not None  # the config check requires the head
+            self.model.visibility_head.requires_grad_(True)
+        self._training_mode()
         optim = config.optim
         self.optimizer = torch.optim.Adamax(
-            self.model.parameters(),
+            [parameter for parameter in self.model.parameters() if parameter.requires_grad],
             lr=optim.lr,
             betas=(optim.betas[0], optim.betas[1]),
             weight_decay=optim.weight_decay,
@@ -159,7 +178,7 @@ class Trainer:
         else:
             self._restore(resume["train_state"])
         objective: nn.Module = distributed.wrap(
-            TrainingObjective(self.model, self.model_config.regularization_weight), context
+            TrainingObjective(self.model, self.model_config.regularization_weight, self.head_only), context
         )
         self.objective = torch.compile(objective) if run.compile else objective
         self.use_bf16 = run.bf16 and context.device.type == "cuda"
@@ -234,11 +253,12 @@ class Trainer:
             group["lr"] = lr
         snapshot = BufferSnapshot(self.model)
         with torch.autocast(context.device.type, dtype=torch.bfloat16, enabled=self.use_bf16):
-            loss, out = self.objective(views, target, training_progress(step, self.total_steps), visibility)
+            loss, out, bce = self.objective(views, target, training_progress(step, self.total_steps), visibility)
         if step in config.debug.nan_at_steps:
             loss = loss * float("nan")
         self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        if loss.requires_grad:  # else a head-only step on a batch without views: nothing to learn from it
+            loss.backward()
         parameters = [p for p in self.model.parameters() if p.grad is not None]
         grad_norm = torch.nn.utils.get_total_norm([p.grad for p in parameters if p.grad is not None])
         if config.optim.grad_clip is not None:
@@ -254,21 +274,23 @@ class Trainer:
             self.optimizer.zero_grad(set_to_none=True)
             snapshot.restore_non_finite()
             logger.message(f"step {step}: update skipped ({reason}); {self.guard.skipped} skipped so far")
-        kl = out.kl_per_group.detach().float()
-        metrics = {
+        metrics: dict[str, Any] = {
             "loss": loss_value,
-            "recon_nll": float(out.recon_nll.detach().float().mean()),
-            "kl": float(kl.sum(dim=1).mean()),
-            "beta": out.beta,
             "lr": lr,
             "grad_norm": float(grad_norm),
             "k": int(views.shape[1]),
             "skipped": reason,
             "skipped_total": self.guard.skipped,
         }
-        if out.visibility_bce is not None:
-            metrics["visibility_bce"] = float(out.visibility_bce.detach().float().mean())
-        logger.step(step, metrics, kl.mean(dim=0).tolist(), views.shape[0] * context.world_size)
+        kl_per_group: list[float] = []
+        if out is not None:
+            kl = out.kl_per_group.detach().float()
+            kl_per_group = kl.mean(dim=0).tolist()
+            metrics.update(recon_nll=float(out.recon_nll.detach().float().mean()), kl=float(kl.sum(dim=1).mean()))
+            metrics["beta"] = out.beta
+        if bce is not None:
+            metrics["visibility_bce"] = float(bce.detach().float().mean())
+        logger.step(step, metrics, kl_per_group, views.shape[0] * context.world_size)
         self.step += 1
         return stop_anywhere
 
@@ -303,7 +325,8 @@ class Trainer:
                     bce_items += target.shape[0]
                 count += target.shape[0]
             grid = compose_grid(self._grid_rows())
-        model.train(was_training)
+        if was_training:
+            self._training_mode()
         dims_ln2 = self.model_config.channels * self.model_config.image_size**2 * math.log(2.0)
         metrics = {"recon_bpd": recon / count / dims_ln2}
         if kl:
@@ -311,6 +334,13 @@ class Trainer:
         if bce_items:
             metrics["visibility_bce_per_pixel"] = bce / bce_items / self.model_config.image_size**2
         logger.evaluation(self.step, metrics, grid)
+
+    def _training_mode(self) -> None:
+        """Train mode for what trains: the whole model, or with run.train_only its head alone (the frozen rest in
+        eval mode, so its BatchNorm statistics stay as they were trained)."""
+        self.model.train(not self.head_only)
+        if self.head_only and self.model.visibility_head is not None:
+            self.model.visibility_head.train()
 
     def _grid_rows(self) -> list[list[torch.Tensor | None]]:
         """Rows of [view 1..3 (blank if absent), target, samples] for `grid_examples` examples per K = 0..3."""
