@@ -9,9 +9,12 @@ outputs, each scored the same way:
   the visibility IoU against the labels;
 - "oracle composite": composited with the label visibility: the headroom a perfect visibility head would give.
 The composite is affine in the hypothesis, so the composited mean image is the composite of the mean image.
-References ("reference"): view mean, view median and best single view (REGION_REFERENCES). A reference predicts one
-image per item and region (best single view: the view an oracle picks per region), so its mean-image MSE and
-MSE_min agree. Results come in table units: MSE in 1e-2; Spearman, AUSE and IoU as they are.
+References ("reference"): view mean, view median and best single view (REGION_REFERENCES); for a fixed camera's
+frame windows (datasets with `window(index)`, fusion_tabletop_arm) also the newest frame (view 0) and the temporal
+median of the whole window, the classic background model of a static camera (TEMPORAL_REFERENCES; the view median
+is then the temporal median of the frames the model gets). A reference predicts one image per item and region (best
+single view: the view an oracle picks per region), so its mean-image MSE and MSE_min agree. Results come in table
+units: MSE in 1e-2; Spearman, AUSE and IoU as they are.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import numpy as np
 import torch
 
 from fusionvae_core.baselines import ViewReference
+from fusionvae_core.baselines.references import view_median
 from fusionvae_core.compositing import blend_views, composite
 from fusionvae_core.data import FusionBatch, FusionDataset
 from fusionvae_core.evaluation import (
@@ -52,6 +56,8 @@ MSE_MEAN, MSE_MIN = "MSE mean image [1e-2]", "MSE_min [1e-2]"
 SPEARMAN, AUSE, VISIBILITY_IOU = "Spearman", "AUSE", "visibility IoU"
 GENERATED, COMPOSITED, ORACLE_COMPOSITE, REFERENCE = "generated", "composited", "oracle composite", "reference"
 REGION_REFERENCES = ("mean", "median", "best_view")
+NEWEST_FRAME, WINDOW_MEDIAN = "newest frame", "window median"
+TEMPORAL_REFERENCES = (NEWEST_FRAME, WINDOW_MEDIAN)
 
 _Key = tuple[str, str, str, str]  # model, output, metric, region
 
@@ -82,19 +88,34 @@ def evaluate_regions(
     results = []
     for k in VIEW_COUNTS:  # each K's items are loaded once and serve every model
         per_item: defaultdict[_Key, list[torch.Tensor]] = defaultdict(list)
+        first = 0  # dataset index of the batch's first item (evaluation batches run in dataset order)
         for batch in evaluation_batches(dataset, settings, k):
             masks = region_masks(batch.visibility, batch.object_mask)
             for label, model in models:
                 _score_model(per_item, label, model, batch, masks, settings, device)
-            for method in REGION_REFERENCES:
-                candidates = ViewReference(method).candidates(batch.views)
-                _score_images(per_item, (display_name(method), REFERENCE), candidates, batch.target, masks)
+            references = {
+                display_name(method): ViewReference(method).candidates(batch.views) for method in REGION_REFERENCES
+            }
+            references |= temporal_references(dataset, batch, range(first, first + batch.target.shape[0]))
+            for name, candidates in references.items():
+                _score_images(per_item, (name, REFERENCE), candidates, batch.target, masks)
+            first += batch.target.shape[0]
         for (model, output, metric, region), values in per_item.items():
             value, items = scored_mean(torch.cat(values))
             if value is not None and metric in (MSE_MEAN, MSE_MIN):
                 value *= TABLE_SCALE
             results.append(RegionResult(model, output, metric, region, k, items, value))
     return results
+
+
+def temporal_references(dataset: Any, batch: FusionBatch, indices: range) -> dict[str, torch.Tensor]:
+    """TEMPORAL_REFERENCES as candidates [B, 1, C, H, W] for a dataset of frame windows (none for other data): the
+    newest frame (view 0; black without views) and the per-pixel median of each item's whole window."""
+    if not hasattr(dataset, "window"):
+        return {}
+    windows = torch.stack([dataset.window(index) for index in indices])
+    newest = batch.views[:, :1] if batch.views.shape[1] else torch.zeros_like(batch.target).unsqueeze(1)
+    return {NEWEST_FRAME: newest, WINDOW_MEDIAN: view_median(windows).unsqueeze(1)}
 
 
 def composite_images(images: torch.Tensor, views: torch.Tensor, visibility: torch.Tensor) -> torch.Tensor:

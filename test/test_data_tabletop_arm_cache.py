@@ -20,7 +20,10 @@ from fusionvae_core.data.tabletop.cache import MANIFEST_FILE, TABLETOP, load_cac
 from fusionvae_core.data.tabletop.cli import main as cli_main
 from fusionvae_core.data.tabletop.dataset import ArmDataset
 from fusionvae_core.data.tabletop.sequence import ArmBenchmark
+from fusionvae_core.evaluation import EvaluationSettings
 from fusionvae_core.frame_selection import select_frames
+from fusionvae_core.region_evaluation import MSE_MEAN, evaluate_regions
+from fusionvae_core.region_report import find_value
 
 SIZE, COUNT, SHARD, FRAMES = 24, 3, 2, 4
 SPLIT = "val"
@@ -143,3 +146,18 @@ def test_preview_draws_the_eval_frames(reference: Path, tmp_path: Path) -> None:
     arguments = ["--dataset", "fusion_tabletop_arm", "--data-root", str(reference), "--split", SPLIT, "--out", str(out)]
     assert preview_main(arguments) == 0
     assert cv2.imread(str(out)) is not None
+
+
+def test_region_evaluation_adds_the_newest_frame_and_the_window_median(reference: Path) -> None:
+    dataset = build_dataset("fusion_tabletop_arm", SPLIT, reference)
+    settings = EvaluationSettings(batch_size=2, region_samples=2, chunk_size=2)
+    results = evaluate_regions([], dataset, settings, torch.device("cpu"))
+    scenes = load_cache(reference, SPLIT, benchmark=ARM)
+    targets = chw(scenes.targets)
+    median = view_median(chw(scenes.views))
+    by_hand = float((median - targets).square().mean()) * 100
+    assert find_value(results, "window median", "reference", MSE_MEAN, "whole", 2) == pytest.approx(by_hand, rel=1e-5)
+    newest = torch.stack([dataset[index].views[0] for index in range(COUNT)])
+    by_hand = float((newest - targets).square().mean()) * 100
+    assert find_value(results, "newest frame", "reference", MSE_MEAN, "whole", 3) == pytest.approx(by_hand, rel=1e-5)
+    assert find_value(results, "window median", "reference", MSE_MEAN, "object", 1) is not None
