@@ -9,7 +9,8 @@ Measured for both: latency from the last view of a set published to the last hyp
 (p50/p99 at 10 Hz), and the highest set rate swept upwards with < 1 % of the sets lost. For the fusion node also
 the node overhead = end-to-end minus backend inference time (the node reports the backend's time in
 /diagnostics), target <= 2 ms p50 at 640x480, and the node's own share = overhead minus the relay's latency.
-A micro-benchmark shows why Image.data is filled with array.frombytes.
+A micro-benchmark shows why Image.data is filled with array.frombytes; another times compositing a 640x480
+three-view set at camera resolution next to the tabletop model's backend time (--compositing-only: just those).
 
 Compressed cameras (input_transport compressed: JPEG CompressedImage on <topic>/compressed, 640x480 and 1280x720
 by default) are measured the same way with Fast DDS's defaults only - the point of compressed transport is that a
@@ -41,6 +42,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -282,6 +284,56 @@ def jpeg_decode_bench(sizes: list[tuple[int, int]], model_size: int, repeats: in
         )
 
 
+def compositing_bench(
+    tabletop_model: Path, size: tuple[int, int] = (640, 480), views: int = 3, hypotheses: int = 3, repeats: int = 30
+) -> None:
+    """Time compositing one set at camera resolution (set_compositing.composite_set: views' pixels where they show
+    the scene, the upsampled hypotheses elsewhere, for every hypothesis and the mean) next to the backend's time for
+    the same set, in this process; the goal is <= 3 ms per 640x480 x 3-view set on 2 cores."""
+    from fusionvae_core.data.framing import frame_image
+    from fusionvae_core.inference import load_backend
+    from fusionvae_ros.output_geometry import output_geometry, resize_output
+    from fusionvae_ros.set_compositing import SetOutputs, composite_set
+
+    backend = load_backend(tabletop_model)
+    width, height = size
+    geometry = output_geometry(size, backend.image_size, "center_crop", "camera")
+    registered = [camera_like(width, height, seed) for seed in range(views)]
+    model_inputs = np.stack([frame_image(view, backend.image_size, "center_crop") for view in registered])[None]
+    set_views = [
+        SimpleNamespace(camera_size=size, registered=view, model_input=framed)
+        for view, framed in zip(registered, model_inputs[0])
+    ]
+    backend_times, compositing_times, resizing_times = [], [], []
+    for repeat in range(repeats):
+        start = time.perf_counter()
+        result = backend.infer(model_inputs, num_samples=hypotheses, seed=repeat)
+        backend_times.append(time.perf_counter() - start)
+        shape = (views, *model_inputs.shape[2:4])
+        visibility = result.visibility[0] if result.visibility is not None else np.ones(shape, np.float32)
+        outputs = SetOutputs(result.hypotheses[0], result.mean[0], result.std[0])
+        start = time.perf_counter()
+        composite_set(set_views, visibility, outputs, geometry)
+        compositing_times.append(time.perf_counter() - start)
+        start = time.perf_counter()  # what output_size camera costs without compositing: upsampling the outputs
+        for image in (*outputs.hypotheses, outputs.mean, outputs.std):
+            resize_output(image, geometry.size)
+        resizing_times.append(time.perf_counter() - start)
+    composite_p50, backend_p50 = np.median(compositing_times) * 1e3, np.median(backend_times) * 1e3
+    added_p50 = composite_p50 - np.median(resizing_times) * 1e3
+    print(
+        f"\n== compositing one set at camera resolution: {width}x{height} (centre square {geometry.size[0]}x"
+        f"{geometry.size[1]}), {views} views, {hypotheses} hypotheses + mean, model {tabletop_model} "
+        f"{backend.image_size}x{backend.image_size} ({'its' if backend.has_visibility else 'all-visible'} "
+        f"visibility), {repeats} sets, load average {os.getloadavg()[0]:.1f} =="
+    )
+    print(
+        f"composite_set p50 {composite_p50:.2f} ms (best {min(compositing_times) * 1e3:.2f}); compositing adds "
+        f"{added_p50:.2f} ms to the upsampling output_size camera does anyway = {added_p50 / 3.0:.2f}x the 3 ms "
+        f"goal; backend p50 {backend_p50:.1f} ms (compositing adds {added_p50 / backend_p50:.0%} to it)"
+    )
+
+
 def relay_main() -> None:
     """Baseline node: when all three views of a frame arrived, publish tiny outputs stamped like the node's.
 
@@ -343,6 +395,15 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--rates", help="set rates to sweep in Hz (default 10,20,30,60,90,120,180,240; quick 10,30,90)")
     parser.add_argument("--latency-sets", type=int, help="sets for the latency percentiles (default 100, quick 30)")
     parser.add_argument("--quick", action="store_true", help="fewer sets and rates: a smoke run of a minute or so")
+    parser.add_argument(
+        "--tabletop-model",
+        type=Path,
+        default=REPO / "models" / "fusion_tabletop" / "model.onnx",
+        help="RGB model whose sets the compositing micro-benchmark composites at camera resolution",
+    )
+    parser.add_argument(
+        "--compositing-only", action="store_true", help="only the micro-benchmarks (image fill, JPEG, compositing)"
+    )
     parser.add_argument(
         "--dds-profile",
         help="measure one setup only: this Fast DDS XML profile in every process, or 'none' for Fast DDS's "
@@ -413,6 +474,9 @@ def compare_dds_setups() -> None:
     args = parse_args()
     model_size = 32 if args.model is None and SHIPPED_MODEL.is_file() else node_test_model().image_size
     jpeg_decode_bench(parse_sizes(args.compressed_sizes) or [(640, 480)], model_size)
+    compositing_bench(args.tabletop_model)
+    if args.compositing_only:
+        return
     setups = {"none": "Fast DDS defaults", str(shipped_file(LARGE_IMAGE_DDS_PROFILE)): "package profile"}
     summaries = {}
     with tempfile.TemporaryDirectory() as folder:

@@ -35,17 +35,21 @@ def test_visible_pixels_are_the_view_and_hidden_pixels_the_hypothesis(dtype: typ
         np.testing.assert_allclose(composed[only_view_0], views[0][only_view_0], atol=1e-6)
         np.testing.assert_allclose(composed[only_view_1], views[1][only_view_1], atol=1e-6)
         np.testing.assert_allclose(composed[hidden], hypothesis[hidden], atol=1e-6)
-    both = (visibility == 1).all(axis=0)  # two views showing a pixel: their mean
-    expected = (views[0].astype(np.float32) + views[1].astype(np.float32)) / 2
-    np.testing.assert_allclose(out[0][both].astype(np.float32), expected[both], atol=0.51)
+    both = (visibility == 1).all(axis=0)  # two views showing a pixel equally surely: the first (camera 0) keeps it
+    for composed in out:
+        np.testing.assert_allclose(composed[both], views[0][both], atol=1e-6)
 
 
-def test_soft_visibility_blends_and_the_spread_follows_the_coverage() -> None:
-    views, visibility, hypotheses = scene(np.float32)
+@pytest.mark.parametrize("dtype", [np.uint8, np.float32])
+def test_soft_visibility_blends_and_the_spread_follows_the_coverage(dtype: type) -> None:
+    views, visibility, hypotheses = scene(dtype)
     blend = blend_views(views, visibility)
     out = composite(hypotheses, blend)
     patch = (slice(6, 8), slice(4, 8))
-    np.testing.assert_allclose(out[0][patch], 0.5 * views[1][patch] + 0.5 * hypotheses[0][patch], atol=1e-6)
+    expected = 0.5 * views[1][patch].astype(np.float32) + 0.5 * hypotheses[0][patch].astype(np.float32)
+    np.testing.assert_allclose(out[0][patch], expected, atol=0.5 if dtype is np.uint8 else 1e-6)
+    if dtype is np.uint8:
+        return
     std = np.ones((8, 8), dtype=np.float32)
     spread = composite_std(std, blend)
     assert (spread[visibility.max(axis=0) == 1] == 0).all()
@@ -59,3 +63,13 @@ def test_no_visible_view_leaves_the_hypotheses_unchanged() -> None:
     np.testing.assert_array_equal(composite(hypotheses, blend), hypotheses)
     with pytest.raises(ValueError, match="visibility"):
         blend_views(views, np.zeros((3, 8, 8), dtype=np.float32))
+
+
+def test_the_most_likely_view_gives_the_colour_and_grey_images_keep_their_shape() -> None:
+    views = np.stack([np.full((4, 4, 1), value, dtype=np.uint8) for value in (10, 200)])
+    visibility = np.stack([np.full((4, 4), 0.6, np.float32), np.full((4, 4), 0.9, np.float32)])
+    blend = blend_views(views, visibility)
+    assert blend.colour.shape == (4, 4, 1) and (blend.colour == 200).all(), "view 1 more likely shows the scene"
+    np.testing.assert_allclose(blend.coverage, 1 - 0.4 * 0.1)
+    out = composite(np.zeros((2, 4, 4, 1), np.uint8), blend)
+    assert out.shape == (2, 4, 4, 1) and (out == round(0.96 * 200)).all()
