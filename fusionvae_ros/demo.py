@@ -32,6 +32,7 @@ from pathlib import Path
 from fusionvae_core.data.errors import DatasetError
 from fusionvae_ros import demo_arm
 from fusionvae_ros.bag.bag_files import CAMERA_TOPICS, FUSED_TOPICS, SET_INFO_TOPIC, BagError, InputBag, bag_cameras
+from fusionvae_ros.bag.grid import CELL as GRID_CELL
 from fusionvae_ros.bag.grid import camera_rows, write_grid
 from fusionvae_ros.bag.help_format import DefaultsHelpFormatter
 from fusionvae_ros.bag.make_bag import CameraTiming, MakeBagOptions, ViewSets, make_bag
@@ -43,6 +44,7 @@ STARTUP_TIMEOUT_S = 60.0
 SETTLE_S = 20.0  # after the replay, how long the recorder may take to see the last sets (a loaded machine lags)
 ROWS_PER_K = 2
 SCORE_FILE, GRID_FILE = "score.json", "demo_grid.png"
+CAMERA_CELL = 200  # tile size of the camera-resolution tabletop picture: detail a camera delivered stays visible
 EXIT_FAILED = 1
 EXIT_USAGE = 2  # bad arguments or model file: the same status as the other tools give a usage error
 MAX_DOMAIN_ID = 232  # the largest ROS_DOMAIN_ID rmw accepts
@@ -165,7 +167,8 @@ def fuse_live(
         num_sets, duration_s = bag.counts.get(SET_INFO_TOPIC, 0), bag.duration_ns / 1e9
         transport, cameras = bag_cameras(bag, None)
     camera_topics = [transport_topic(topic, transport) for topic in cameras]
-    env = ros_environment(domain_id)
+    # camera-sized outputs are large images: node and recorder get the shared-memory DDS profile for them
+    env = ros_environment(domain_id, publishes_images=(parameters or {}).get("output_size") == "camera")
     bag_cli = [sys.executable, "-m", "fusionvae_ros.bag"]
     node_log, record_log = log_dir / "node.log", log_dir / "record.log"
     record_command = [*bag_cli, "record", "-o", str(fused_bag), "--overwrite", "--topics", *FUSED_TOPICS]
@@ -217,17 +220,20 @@ def run_demo(model: Path, args: argparse.Namespace) -> None:
         items = tabletop_scenes(args.num_sets, width, height, args.seed)
         options = MakeBagOptions("fusion_tabletop", num_sets=args.num_sets, seed=args.seed, timing=timing)
         resize_mode = "center_crop"  # the centre square of a render is the view the model was trained on
+        # at the camera's resolution: with compositing what a camera saw keeps its own detail
+        parameters, cell = {"output_size": "camera"}, CAMERA_CELL
     else:
         items = None
         options = MakeBagOptions(
             num_sets=args.num_sets, seed=args.seed, width=args.width, height=args.height, timing=timing
         )
         resize_mode = "resize"
+        parameters, cell = {}, GRID_CELL
     print(f"demo: {make_bag(input_bag, options, overwrite=True, items=items).describe()}", flush=True)
     print(f"demo: fusion_node with {model} (ROS_DOMAIN_ID={args.domain_id}), replaying at {args.rate} Hz", flush=True)
-    fuse_live(input_bag, fused_bag, model, args.num_hypotheses, args.seed, args.domain_id, out, resize_mode)
+    fuse_live(input_bag, fused_bag, model, args.num_hypotheses, args.seed, args.domain_id, out, resize_mode, parameters)
     print(f"demo: recorded the node's outputs to {fused_bag} after {time.monotonic() - started:.1f} s", flush=True)
-    report_and_picture(input_bag, fused_bag, out, resize_mode)
+    report_and_picture(input_bag, fused_bag, out, resize_mode, cell)
     print(f"demo: done in {time.monotonic() - started:.1f} s (bags, logs and picture in {out}/)", flush=True)
 
 
@@ -275,8 +281,9 @@ def tabletop_scenes(count: int, width: int, height: int, seed: int) -> ViewSets:
         raise DemoError(str(error)) from None
 
 
-def report_and_picture(input_bag: Path, fused_bag: Path, out: Path, resize_mode: str) -> None:
-    """Print the score, save it as JSON and draw a few sets of each K; DemoError if nothing was fused."""
+def report_and_picture(input_bag: Path, fused_bag: Path, out: Path, resize_mode: str, cell: int) -> None:
+    """Print the score, save it as JSON and draw a few sets of each K (tiles of cell x cell pixels); DemoError if
+    nothing was fused."""
     sets = load_ground_truth(str(input_bag), with_views=True)
     outputs, arrivals = load_outputs(str(fused_bag))
     matching = match_outputs(sets, outputs, tolerance_ns=1_000_000)
@@ -288,9 +295,8 @@ def report_and_picture(input_bag: Path, fused_bag: Path, out: Path, resize_mode:
         rows += [pair for pair in matching.pairs if pair[0].info.k == k][:ROWS_PER_K]
     if not rows:
         raise DemoError(f"the node fused none of the {len(sets)} sets; see {out / 'node.log'}")
-    write_grid(
-        out / GRID_FILE, camera_rows(rows, list(CAMERA_TOPICS)), [f"view {c}" for c in range(len(CAMERA_TOPICS))]
-    )
+    labels = [f"view {c}" for c in range(len(CAMERA_TOPICS))]
+    write_grid(out / GRID_FILE, camera_rows(rows, list(CAMERA_TOPICS), resize_mode), labels, cell)
     print(f"demo: picture of {len(rows)} sets: {out / GRID_FILE}", flush=True)
 
 
