@@ -50,8 +50,14 @@ def blend_views(views: np.ndarray, visibility: np.ndarray) -> ViewBlend:
     """The ViewBlend of views [K,H,W,C] (uint8 or float) with visibility [K,H,W] in [0, 1]."""
     if views.ndim != 4 or visibility.shape != views.shape[:3]:
         raise ValueError(f"blend_views: views [K,H,W,C] and visibility [K,H,W], got {views.shape}, {visibility.shape}")
+    views = np.ascontiguousarray(views)  # OpenCV writes into C-ordered arrays only
     weights = np.clip(np.asarray(visibility, dtype=np.float32), 0.0, 1.0)
-    coverage = (1.0 - np.prod(1.0 - weights, axis=0)).astype(np.float32)
+    coverage = (1.0 - np.prod(1.0 - weights, axis=0)).astype(np.float32)  # 0 without views: the hypotheses stay
+    if not len(views):
+        nowhere = np.zeros(coverage.shape, np.uint8)
+        return ViewBlend(
+            np.zeros(views.shape[1:], views.dtype), coverage, nowhere, np.zeros(0, np.intp), np.zeros((0, 1))
+        )
     colour, most_likely = np.array(views[0]), weights[0]
     for view, weight in zip(views[1:], weights[1:]):  # strictly more likely replaces: ties keep the lower index
         cv2.copyTo(view, cv2.compare(weight, most_likely, cv2.CMP_GT), colour)
@@ -66,7 +72,7 @@ def composite(images: np.ndarray, blend: ViewBlend) -> np.ndarray:
     if images.dtype != np.uint8:
         mixed = images + blend.coverage[..., None] * (blend.colour - images)
         return mixed.astype(images.dtype, copy=False)
-    out = np.array(images)
+    out = np.array(images, order="C")
     channels = images.shape[-1]
     colour_edge = blend.colour.reshape(-1, channels)[blend.edge].astype(np.float32)
     for image in out.reshape(-1, *images.shape[-3:]):

@@ -73,3 +73,10 @@ def test_the_most_likely_view_gives_the_colour_and_grey_images_keep_their_shape(
     np.testing.assert_allclose(blend.coverage, 1 - 0.4 * 0.1)
     out = composite(np.zeros((2, 4, 4, 1), np.uint8), blend)
     assert out.shape == (2, 4, 4, 1) and (out == round(0.96 * 200)).all()
+
+
+def test_without_views_the_hypotheses_stay() -> None:
+    hypotheses = np.random.default_rng(1).integers(0, 256, (2, 8, 8, 3)).astype(np.uint8)
+    blend = blend_views(np.zeros((0, 8, 8, 3), np.uint8), np.zeros((0, 8, 8), np.float32))
+    np.testing.assert_array_equal(composite(hypotheses, blend), hypotheses)
+    np.testing.assert_array_equal(composite(hypotheses / 255.0, blend), hypotheses / 255.0)

@@ -1,7 +1,7 @@
 """The node's modules import without torch or the model core: those load only with the model, at start-up
 (and only the backend's runtime is used per set), so importing the node stays light. The core modules they may
-import are the ROS-free image codec, the framing and the frame selection (numpy and OpenCV only), shared with the
-training datasets."""
+import are the ROS-free image codec, the framing, the frame selection and the compositing (numpy and OpenCV only),
+shared with the training datasets and the evaluation."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ NODE_MODULES = (
 )
 LIGHT_CORE_MODULES = (
     "('fusionvae_core', 'fusionvae_core.image_codec', 'fusionvae_core.data', 'fusionvae_core.data.framing', "
-    "'fusionvae_core.frame_selection')"
+    "'fusionvae_core.frame_selection', 'fusionvae_core.compositing')"
 )
 
 
